@@ -1,0 +1,97 @@
+"""Who makes a claim: the speaker of a reporting verb ("officials confirmed", "according to X")."""
+
+from __future__ import annotations
+
+import re
+
+from rag.lexicon import Lexicon
+
+CLAUSE_BREAK = re.compile(r"[,;:(]|\b(?:while|and|but|as|which|who|after|when|whereas)\b", re.I)
+PASSIVE = {"is", "are", "was", "were", "be", "been", "being"}
+MAX_SPEAKER_WORDS = 8
+LEADING = re.compile(r"^(?:the|a|an|also|both|then)\s+", re.I)
+
+
+def attribution(sentence: str, answer_start: int, lexicon: Lexicon) -> str | None:
+    """The speaker whose claim holds the answer, or None when the sentence states it as fact
+    or the answer is the speaker itself.
+
+    >>> from rag.lexicon import load_lexicon
+    >>> lex = load_lexicon()
+    >>> attribution("Local officials confirmed that three were wounded.", 31, lex)
+    'Local officials'
+    >>> attribution("Zelensky alleged 3,000 violations, while Russia accused Ukraine of strikes.", 60, lex)
+    'Russia'
+    >>> attribution("Zelensky alleged 3,000 violations, while Russia accused Ukraine of strikes.", 0, lex)
+    >>> attribution("Three people were wounded, officials said.", 0, lex)
+    'officials'
+    >>> attribution("Hostilities were reported in the city.", 30, lex) is None
+    True
+    """
+    according = re.search(r"\baccording to ([^,.;]+)", sentence, re.I)
+    if according and not according.start(1) <= answer_start < according.end(1):
+        return according.group(1).strip()
+    before: str | None = None
+    after: str | None = None
+    for match in re.finditer(r"[\w’'-]+", sentence):
+        word = match.group().lower()
+        if word not in lexicon.reporting_verbs or word == "according":
+            continue
+        head = sentence[: match.start()].split()
+        if head and head[-1].lower() in PASSIVE:
+            continue  # "were reported": nobody named
+        if match.start() <= answer_start:
+            speaker = _speaker_before(sentence, match.start())
+            if speaker is None and word.endswith("ing"):
+                speaker = _sentence_subject(sentence)
+            if speaker is None:
+                continue
+            if _inside(speaker, sentence, match.start(), answer_start):
+                return None  # the answer is who speaks
+            before = speaker
+        elif after is None:
+            if _speaker_before(sentence, match.start()) and _inside(
+                _speaker_before(sentence, match.start()) or "",
+                sentence,
+                match.start(),
+                answer_start,
+            ):
+                return None
+            after = _speaker_after(sentence, match.end())
+    return before or after
+
+
+def _speaker_before(sentence: str, verb_start: int) -> str | None:
+    head = sentence[:verb_start]
+    breaks = list(CLAUSE_BREAK.finditer(head))
+    clause = head[breaks[-1].end() :] if breaks else head
+    clause = LEADING.sub("", clause.strip())
+    if not clause or len(clause.split()) > MAX_SPEAKER_WORDS:
+        return None
+    return clause
+
+
+def _speaker_after(sentence: str, verb_end: int) -> str | None:
+    """Trailing attribution: '..., officials said.' or '..., said the governor.'"""
+    head = sentence[:verb_end].rstrip()
+    clause = re.search(r"[,;]\s*((?:the\s+)?[\w’' -]{2,60}?)\s+\w+$", head)
+    if clause and len(clause.group(1).split()) <= MAX_SPEAKER_WORDS:
+        return LEADING.sub("", clause.group(1).strip())
+    tail = re.match(r"\s+((?:the\s+)?[\w’' -]{2,60}?)\s*[.,;]", sentence[verb_end:])
+    if tail and len(tail.group(1).split()) <= MAX_SPEAKER_WORDS:
+        return LEADING.sub("", tail.group(1).strip())
+    return None
+
+
+def _sentence_subject(sentence: str) -> str | None:
+    """The opening noun phrase of a sentence, up to its first comma."""
+    first = sentence.split(",")[0].strip()
+    words = first.split()
+    if 0 < len(words) <= MAX_SPEAKER_WORDS and words[0][:1].isupper():
+        return first
+    return None
+
+
+def _inside(speaker: str, sentence: str, verb_start: int, answer_start: int) -> bool:
+    pos = sentence.rfind(speaker, 0, verb_start)
+    return pos >= 0 and pos <= answer_start < pos + len(speaker)

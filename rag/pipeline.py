@@ -1,0 +1,242 @@
+"""The one object every edge uses: ingest, delete, search and ask over one index."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.answering import Answer, Answerer
+from rag.chunking import chunk_article, make_splitter
+from rag.documents import Article, Problem, read_paths
+from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.errors import BadDocument, DocumentNotFound, EmptyQuestion, QuestionTooLong
+from rag.lexicon import load_lexicon
+from rag.retrieval import Filters, Passage, Retriever
+from rag.settings import Settings
+from rag.store import ChunkRecord, IndexSpec, IndexStore, Snapshot
+from rag.text import Analyzer, load_aliases
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[Problem] = field(default_factory=list)
+    chunks_added: int = 0
+    committed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "replaced": self.replaced,
+            "unchanged": self.unchanged,
+            "skipped": [{"location": p.location, "error": p.message} for p in self.skipped],
+            "chunks_added": self.chunks_added,
+            "committed": self.committed,
+        }
+
+
+def check_question(question: object, max_chars: int) -> str:
+    """The question with its whitespace collapsed, or a clear error."""
+    if not isinstance(question, str) or not question.strip():
+        raise EmptyQuestion("the question is empty; ask something, e.g. 'how many were wounded?'")
+    if len(question) > max_chars:
+        raise QuestionTooLong(
+            f"the question has {len(question):,} characters; the limit is {max_chars:,} "
+            "(RAG_MAX_QUESTION_CHARS)"
+        )
+    if "\x00" in question:
+        raise EmptyQuestion("the question contains a NUL character")
+    return " ".join(question.split())
+
+
+class Pipeline:
+    """Owns the embedder, the index store and the live snapshot; safe to share across threads."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
+            settings.embedding_model, settings.embedding_batch_size
+        )
+        self.analyzer = Analyzer(load_aliases(settings.aliases_path))
+        self.lexicon = load_lexicon()
+        self.splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+        self.store = IndexStore(
+            settings.index_dir,
+            IndexSpec(
+                embedding_model=self.embedder.name,
+                model_fingerprint=self.embedder.fingerprint,
+                dim=self.embedder.dim,
+                chunk_size=settings.chunk_size,
+                chunk_overlap=settings.chunk_overlap,
+            ),
+        )
+        self.answerer = Answerer(
+            self.embedder, self.analyzer, self.lexicon, settings.abstain_threshold
+        )
+        self._snapshot: Snapshot | None = None
+        self._retriever: Retriever | None = None
+        self._swap = threading.Lock()
+
+    # ----- state --------------------------------------------------------------------------
+    def open(self) -> Snapshot:
+        """Load the current snapshot (raises IndexNotFound / IncompatibleIndex / CorruptIndex)."""
+        self._install(self.store.load())
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def _install(self, snapshot: Snapshot) -> None:
+        retriever = Retriever(
+            snapshot, self.embedder, self.analyzer, self.settings.candidate_k, self.settings.rrf_k
+        )
+        with self._swap:
+            self._snapshot, self._retriever = snapshot, retriever
+
+    def _current(self) -> tuple[Snapshot, Retriever]:
+        with self._swap:
+            snapshot, retriever = self._snapshot, self._retriever
+        if snapshot is None or retriever is None:
+            self.open()
+            return self._current()
+        return snapshot, retriever
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._current()[0]
+
+    # ----- writes -------------------------------------------------------------------------
+    def ingest_paths(
+        self, paths: Iterable[Path], *, strict: bool = False, show_progress: bool = False
+    ) -> IngestReport:
+        articles: list[Article] = []
+        problems: list[Problem] = []
+        for item in read_paths(paths):
+            (problems if isinstance(item, Problem) else articles).append(item)  # type: ignore[arg-type]
+        return self.ingest(articles, problems=problems, strict=strict, show_progress=show_progress)
+
+    def ingest(
+        self,
+        articles: list[Article],
+        *,
+        problems: list[Problem] | None = None,
+        strict: bool = False,
+        show_progress: bool = False,
+    ) -> IngestReport:
+        """Add or replace articles in one atomic write; bad ones are reported, not fatal."""
+        report = IngestReport(skipped=list(problems or []))
+        incoming: dict[str, Article] = {}
+        for article in articles:
+            if len(article.text) > self.settings.max_article_chars:
+                report.skipped.append(
+                    Problem(
+                        article.id,
+                        (
+                            f"article has {len(article.text):,} characters, over the limit of "
+                            f"{self.settings.max_article_chars:,} (RAG_MAX_ARTICLE_CHARS)"
+                        ),
+                    )
+                )
+                continue
+            incoming[article.id] = article  # the last of duplicate ids wins, as a replacement
+        if strict and report.skipped:
+            return report
+        with self.store.write_lock():
+            base = self.store.load_or_empty()
+            changed = {}
+            for doc_id, article in incoming.items():
+                old = base.articles.get(doc_id)
+                if old is not None and old.content_hash == article.content_hash:
+                    report.unchanged.append(doc_id)
+                else:
+                    (report.replaced if old is not None else report.added).append(doc_id)
+                    changed[doc_id] = article
+            if not changed:
+                self._install(base) if base.name else None
+                return report
+            keep = [i for i, c in enumerate(base.chunks) if c.article_id not in changed]
+            new_chunks = [c for a in changed.values() for c in chunk_article(a, self.splitter)]
+            vectors = self.embedder.encode(
+                [c.text for c in new_chunks], show_progress=show_progress
+            )
+            all_articles = {k: v for k, v in base.articles.items() if k not in changed}
+            all_articles.update(changed)
+            chunks = [base.chunks[i] for i in keep] + [
+                ChunkRecord(c.article_id, c.start, c.end, c.text) for c in new_chunks
+            ]
+            all_vectors = np.concatenate([base.vectors[keep], vectors]) if keep else vectors
+            snapshot = self.store.commit(all_articles, chunks, all_vectors)
+            report.chunks_added = len(new_chunks)
+            report.committed = True
+        self._install(snapshot)
+        return report
+
+    def delete(self, doc_id: str) -> None:
+        with self.store.write_lock():
+            base = self.store.load()
+            if doc_id not in base.articles:
+                raise DocumentNotFound(f"no article with id {doc_id!r} in the index")
+            keep = [i for i, c in enumerate(base.chunks) if c.article_id != doc_id]
+            articles = {k: v for k, v in base.articles.items() if k != doc_id}
+            snapshot = self.store.commit(
+                articles, [base.chunks[i] for i in keep], base.vectors[keep]
+            )
+        self._install(snapshot)
+
+    def ensure_index(self, seeds_dir: Path | None = None) -> IngestReport | None:
+        """Build the index from the seed articles when there is none yet."""
+        if self.store.exists():
+            return None
+        seeds = seeds_dir or self.settings.seeds_dir
+        if not seeds.is_dir():
+            raise BadDocument(f"no index at {self.store.root} and no seed folder at {seeds}")
+        return self.ingest_paths([seeds])
+
+    # ----- reads --------------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        return check_question(question, self.settings.max_question_chars)
+
+    def search(
+        self, question: str, k: int | None = None, filters: Filters | None = None
+    ) -> list[Passage]:
+        question = self.check_question(question)
+        _, retriever = self._current()
+        return retriever.search(question, k or self.settings.top_k, filters)
+
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+        question = self.check_question(question)
+        snapshot, retriever = self._current()
+        query_vector = self.embedder.encode([question])[0]
+        k = k or self.settings.top_k
+        pool = max(k, self.settings.answer_passages)
+        passages = retriever.search(question, pool, filters, query_vector=query_vector)
+        answer = self.answerer.answer(
+            question, passages, snapshot, query_vector, self.settings.answer_passages
+        )
+        return Answer(**{**answer.__dict__, "passages": passages[:k]})
+
+    def article(self, doc_id: str) -> Article:
+        article = self.snapshot.articles.get(doc_id)
+        if article is None:
+            raise DocumentNotFound(f"no article with id {doc_id!r} in the index")
+        return article
+
+    def info(self) -> dict[str, Any]:
+        snapshot = self.snapshot
+        return {
+            "index_dir": str(self.store.root),
+            "snapshot": snapshot.name,
+            "articles": len(snapshot.articles),
+            "chunks": len(snapshot.chunks),
+            "embedding_model": snapshot.manifest.get("embedding_model"),
+            "dim": snapshot.manifest.get("dim"),
+            "chunk_size": snapshot.manifest.get("chunk_size"),
+            "chunk_overlap": snapshot.manifest.get("chunk_overlap"),
+            "created_at": snapshot.manifest.get("created_at"),
+            "format_version": snapshot.manifest.get("format_version"),
+        }

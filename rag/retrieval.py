@@ -1,0 +1,204 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import bm25s
+import numpy as np
+
+from rag.embedding import Embedder
+from rag.errors import BadQuery
+from rag.store import Snapshot
+from rag.text import Analyzer
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to some articles; dates are inclusive ISO dates."""
+
+    source: str | None = None
+    published_after: str | None = None
+    published_before: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("published_after", "published_before"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    date.fromisoformat(value[:10])
+                except ValueError:
+                    raise BadQuery(
+                        f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}"
+                    ) from None
+
+    @property
+    def active(self) -> bool:
+        return any((self.source, self.published_after, self.published_before))
+
+    def admits(self, source: str | None, published_at: str | None) -> bool:
+        if self.source and (source or "").casefold() != self.source.casefold():
+            return False
+        day = (published_at or "")[:10]
+        if self.published_after and (not day or day < self.published_after[:10]):
+            return False
+        return not (self.published_before and (not day or day > self.published_before[:10]))
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with everything needed to cite it."""
+
+    chunk_id: int
+    doc_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published_at: str | None
+    text: str
+    start: int
+    end: int
+    score: float  # fused score, higher is better
+    dense_score: float | None  # cosine similarity to the question, when ranked by FAISS
+    lexical_score: float | None  # BM25 score, when ranked by BM25
+
+
+def rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
+    """Reciprocal rank fusion: sum over rankings of 1 / (k + rank), ranks from 1.
+
+    >>> rrf([[7, 8], [8]], k=60) == {7: 1 / 61, 8: 1 / 62 + 1 / 61}
+    True
+    """
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+def build_bm25(snapshot: Snapshot, analyzer: Analyzer) -> tuple[bm25s.BM25 | None, set[str]]:
+    """BM25 over the snapshot's chunks, cached on the snapshot."""
+    cached = snapshot.extras.get("bm25")
+    if cached is not None:
+        return cached
+    corpus = [analyzer.terms(chunk.text) or ["\u2205"] for chunk in snapshot.chunks]
+    if not corpus:
+        result: tuple[bm25s.BM25 | None, set[str]] = (None, set())
+    else:
+        model = bm25s.BM25()
+        model.index(corpus, show_progress=False)
+        result = (model, {t for doc in corpus for t in doc})
+    snapshot.extras["bm25"] = result
+    return result
+
+
+class Retriever:
+    """Searches one snapshot; cheap to build, so build one per snapshot."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        embedder: Embedder,
+        analyzer: Analyzer,
+        candidate_k: int,
+        rrf_k: int,
+    ) -> None:
+        self.snapshot = snapshot
+        self.embedder = embedder
+        self.analyzer = analyzer
+        self.candidate_k = candidate_k
+        self.rrf_k = rrf_k
+        self.bm25, self.vocab = build_bm25(snapshot, analyzer)
+
+    def _allowed(self, filters: Filters | None) -> np.ndarray | None:
+        if filters is None or not filters.active:
+            return None
+        ok = {
+            a.id
+            for a in self.snapshot.articles.values()
+            if filters.admits(a.source, a.published_at)
+        }
+        return np.array([c.article_id in ok for c in self.snapshot.chunks], dtype=bool)
+
+    def dense(
+        self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        n = len(self.snapshot.chunks)
+        if n == 0 or k <= 0:
+            return []
+        if allowed is None:
+            scores, ids = self.snapshot.faiss_index.search(query_vector.reshape(1, -1), min(k, n))
+            return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        rows = np.flatnonzero(allowed)
+        if not len(rows):
+            return []
+        sims = self.snapshot.vectors[rows] @ query_vector.reshape(-1)
+        top = np.argsort(-sims)[:k]
+        return [(int(rows[i]), float(sims[i])) for i in top]
+
+    def lexical(
+        self, question: str, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        if self.bm25 is None:
+            return []
+        terms = [t for t in self.analyzer.terms(question) if t in self.vocab]
+        if not terms:
+            return []
+        n = len(self.snapshot.chunks)
+        mask = None if allowed is None else allowed.astype(np.float32)
+        ids, scores = self.bm25.retrieve(
+            [terms], k=min(k, n), show_progress=False, n_threads=1, weight_mask=mask
+        )
+        return [
+            (int(i), float(s))
+            for i, s in zip(ids[0], scores[0], strict=True)
+            if s > 0 and (allowed is None or allowed[int(i)])
+        ]
+
+    def search(
+        self,
+        question: str,
+        k: int,
+        filters: Filters | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Passage]:
+        """Top-k passages for a question, best first."""
+        allowed = self._allowed(filters)
+        if query_vector is None:
+            query_vector = self.embedder.encode([question])[0]
+        pool = max(self.candidate_k, k)
+        dense = self.dense(query_vector, pool, allowed)
+        lexical = self.lexical(question, pool, allowed)
+        fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], self.rrf_k)
+        dense_by_id, lexical_by_id = dict(dense), dict(lexical)
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return [self._passage(i, s, dense_by_id, lexical_by_id, query_vector) for i, s in ranked]
+
+    def _passage(
+        self,
+        chunk_id: int,
+        score: float,
+        dense: dict[int, float],
+        lexical: dict[int, float],
+        query_vector: np.ndarray,
+    ) -> Passage:
+        chunk = self.snapshot.chunks[chunk_id]
+        article = self.snapshot.articles[chunk.article_id]
+        cosine = dense.get(chunk_id)
+        if cosine is None:  # ranked by BM25 only: still report its similarity to the question
+            cosine = float(self.snapshot.vectors[chunk_id] @ query_vector.reshape(-1))
+        return Passage(
+            chunk_id=chunk_id,
+            doc_id=article.id,
+            title=article.title,
+            source=article.source,
+            url=article.url,
+            published_at=article.published_at,
+            text=chunk.text,
+            start=chunk.start,
+            end=chunk.end,
+            score=round(score, 6),
+            dense_score=round(cosine, 6),
+            lexical_score=None if chunk_id not in lexical else round(lexical[chunk_id], 6),
+        )

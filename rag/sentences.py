@@ -1,0 +1,92 @@
+"""Sentence splitting with character offsets (abbreviation-aware, no model needed)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ABBREVIATIONS = {
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "prof",
+    "gen",
+    "col",
+    "lt",
+    "sgt",
+    "capt",
+    "gov",
+    "sen",
+    "rep",
+    "st",
+    "jr",
+    "sr",
+    "no",
+    "vs",
+    "etc",
+    "inc",
+    "ltd",
+    "co",
+    "corp",
+    "u.s",
+    "u.k",
+    "u.n",
+    "e.g",
+    "i.e",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "approx",
+}
+BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+|$)|\n\s*\n|\n")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    text: str
+
+
+def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
+    """Sentences of a text; offsets are `offset` + positions in `text`.
+
+    >>> [s.text for s in split_sentences("Mr. Smith left. The U.S. agreed! Done")]
+    ['Mr. Smith left.', 'The U.S. agreed!', 'Done']
+    """
+    out: list[Sentence] = []
+    start = 0
+    for match in BOUNDARY.finditer(text):
+        end = match.end()
+        if match.group().startswith("."):
+            before = text[start : match.start()].split()
+            last = before[-1].lower().rstrip(".") if before else ""
+            following = text[end:].lstrip()[:1]
+            if last in ABBREVIATIONS or (len(last) == 1 and last.isalpha()):
+                continue
+            if following and following.islower():
+                continue
+        _append(out, text, start, end, offset)
+        start = end
+    _append(out, text, start, len(text), offset)
+    return out
+
+
+def _append(out: list[Sentence], text: str, start: int, end: int, offset: int) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if not stripped:
+        return
+    lead = len(piece) - len(piece.lstrip())
+    s = start + lead
+    out.append(Sentence(offset + s, offset + s + len(stripped), stripped))

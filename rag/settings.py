@@ -1,0 +1,45 @@
+"""One validated settings object, read from `RAG_`-prefixed environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ALIASES = Path(__file__).resolve().parent / "data" / "aliases.json"
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service; the CLI, the API and the eval suite build one each."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    index_dir: Path = Field(default=PROJECT_ROOT / "index", description="Where the index lives.")
+    seeds_dir: Path = Field(default=PROJECT_ROOT / "seeds", description="Default articles.")
+    embedding_model: str | None = Field(
+        default=None,
+        description="Local path of a sentence-transformers model; default: the bundled MiniLM.",
+    )
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+
+    chunk_size: int = Field(default=600, ge=50, le=20000, description="Characters per chunk.")
+    chunk_overlap: int = Field(default=120, ge=0, le=10000)
+
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages returned by default.")
+    candidate_k: int = Field(default=50, ge=1, le=1000, description="Per-retriever pool.")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+    answer_passages: int = Field(default=5, ge=1, le=50, description="Passages the answerer reads.")
+    abstain_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    aliases_path: Path = Field(default=DEFAULT_ALIASES)
+
+    max_question_chars: int = Field(default=1000, ge=1)
+    max_article_chars: int = Field(default=5_000_000, ge=1)
+    keep_snapshots: int = Field(default=2, ge=1, description="Snapshots kept after a write.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_SIZE")
+        return self

@@ -1,0 +1,369 @@
+"""The on-disk index: immutable snapshot folders, switched by an atomic rename of `CURRENT`.
+
+Layout::
+
+    index/CURRENT                 name of the live snapshot, e.g. "000007"
+    index/snapshots/000007/       manifest.json, meta.sqlite, vectors.npy, index.faiss
+
+A write builds a whole new snapshot, flushes it, then renames a new CURRENT into place; a
+crash at any moment leaves the previous snapshot current and whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from rag.documents import Article
+from rag.errors import CorruptIndex, IncompatibleIndex, IndexNotFound
+
+FORMAT_VERSION = 1
+SPLITTER_NAME = "langchain-recursive-sentences-v1"
+FILES = ("meta.sqlite", "vectors.npy", "index.faiss")
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """What an index must have been built with to be opened by this configuration."""
+
+    embedding_model: str
+    model_fingerprint: str
+    dim: int
+    chunk_size: int
+    chunk_overlap: int
+
+    def mismatches(self, manifest: dict[str, Any]) -> list[str]:
+        wanted = {
+            "embedding_model": self.embedding_model,
+            "model_fingerprint": self.model_fingerprint,
+            "dim": self.dim,
+            "chunk_size": self.chunk_size,
+            "chunk_overlap": self.chunk_overlap,
+            "splitter": SPLITTER_NAME,
+        }
+        return [
+            f"{key}: index has {manifest.get(key)!r}, settings give {value!r}"
+            for key, value in wanted.items()
+            if manifest.get(key) != value
+        ]
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A stored chunk; its position in the snapshot is its FAISS id."""
+
+    article_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Snapshot:
+    """One loaded, immutable state of the index."""
+
+    name: str
+    manifest: dict[str, Any]
+    articles: dict[str, Article]
+    chunks: list[ChunkRecord]
+    vectors: np.ndarray
+    faiss_index: faiss.Index
+    extras: dict[str, Any] = field(default_factory=dict)  # caches built on top (BM25, ...)
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["dim"])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def build_faiss(vectors: np.ndarray, dim: int) -> faiss.Index:
+    """Exact inner-product index over normalized vectors; ids are row positions."""
+    index = faiss.IndexFlatIP(dim)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+class IndexStore:
+    """Reads and writes snapshots of one index folder; writers are serialized by a file lock."""
+
+    def __init__(self, root: Path, spec: IndexSpec) -> None:
+        self.root = Path(root)
+        self.spec = spec
+        self._thread_lock = threading.Lock()
+
+    @property
+    def current_file(self) -> Path:
+        return self.root / "CURRENT"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.root / "snapshots"
+
+    def exists(self) -> bool:
+        return self.current_file.is_file()
+
+    def current_name(self) -> str:
+        try:
+            name = self.current_file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise IndexNotFound(
+                f"no index at {self.root}; build one with `rag ingest PATH --index {self.root}`"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CorruptIndex(f"{self.current_file} is unreadable ({exc})") from None
+        if not name.isdigit():
+            raise CorruptIndex(f"{self.current_file} does not name a snapshot: {name[:40]!r}")
+        return name
+
+    # ----- reading -------------------------------------------------------------------------
+    def read_manifest(self, name: str | None = None) -> dict[str, Any]:
+        folder = self.snapshots_dir / (name or self.current_name())
+        try:
+            manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CorruptIndex(f"snapshot {folder} has no manifest.json") from None
+        except (OSError, ValueError) as exc:
+            raise CorruptIndex(f"{folder / 'manifest.json'} is not valid JSON ({exc})") from None
+        if not isinstance(manifest, dict):
+            raise CorruptIndex(f"{folder / 'manifest.json'} is not a JSON object")
+        return manifest
+
+    def verify(self, name: str | None = None) -> list[str]:
+        """Every problem with a snapshot's files (empty when it is whole)."""
+        name = name or self.current_name()
+        folder = self.snapshots_dir / name
+        manifest = self.read_manifest(name)
+        problems = []
+        if manifest.get("format_version") != FORMAT_VERSION:
+            problems.append(f"format_version {manifest.get('format_version')} != {FORMAT_VERSION}")
+        for file_name in FILES:
+            path = folder / file_name
+            expected = manifest.get("files", {}).get(file_name)
+            if not path.is_file():
+                problems.append(f"{path} is missing")
+            elif expected != _sha256(path):
+                problems.append(f"{path} checksum does not match the manifest (damaged file)")
+        return problems
+
+    def load(self) -> Snapshot:
+        """Open the current snapshot, refusing a damaged or incompatible one with a clear message."""
+        name = self.current_name()
+        manifest = self.read_manifest(name)
+        mismatches = self.spec.mismatches(manifest)
+        if mismatches:
+            raise IncompatibleIndex(
+                f"index at {self.root} was built with other settings ({'; '.join(mismatches)}); "
+                f"rebuild it: move the folder away and run `rag ingest ARTICLES --index {self.root}`"
+            )
+        problems = self.verify(name)
+        if problems:
+            raise CorruptIndex(
+                f"index at {self.root} is damaged: {'; '.join(problems)}; "
+                "run `rag check` for details, or rebuild it with `rag ingest`"
+            )
+        folder = self.snapshots_dir / name
+        articles, chunks = _read_meta(folder / "meta.sqlite")
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
+        faiss_index = faiss.read_index(str(folder / "index.faiss"))
+        if vectors.shape != (len(chunks), self.spec.dim) or faiss_index.ntotal != len(chunks):
+            raise CorruptIndex(
+                f"index at {self.root} is inconsistent: {len(chunks)} chunk records, "
+                f"{vectors.shape[0]} vectors, {faiss_index.ntotal} FAISS entries"
+            )
+        return Snapshot(name, manifest, articles, chunks, vectors, faiss_index)
+
+    def empty(self) -> Snapshot:
+        return Snapshot(
+            name="",
+            manifest=self._manifest({}, 0, 0),
+            articles={},
+            chunks=[],
+            vectors=np.zeros((0, self.spec.dim), dtype=np.float32),
+            faiss_index=build_faiss(np.zeros((0, self.spec.dim), np.float32), self.spec.dim),
+        )
+
+    def load_or_empty(self) -> Snapshot:
+        return self.load() if self.exists() else self.empty()
+
+    # ----- writing -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Serialize writers in this process (threads) and across processes (flock)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._thread_lock, (self.root / ".lock").open("a") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _manifest(self, files: dict[str, str], n_articles: int, n_chunks: int) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "embedding_model": self.spec.embedding_model,
+            "model_fingerprint": self.spec.model_fingerprint,
+            "dim": self.spec.dim,
+            "chunk_size": self.spec.chunk_size,
+            "chunk_overlap": self.spec.chunk_overlap,
+            "splitter": SPLITTER_NAME,
+            "index_type": "flat-ip",
+            "counts": {"articles": n_articles, "chunks": n_chunks},
+            "files": files,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+
+    def commit(
+        self, articles: dict[str, Article], chunks: list[ChunkRecord], vectors: np.ndarray
+    ) -> Snapshot:
+        """Write a complete new snapshot and make it current. Call under `write_lock()`."""
+        if vectors.shape != (len(chunks), self.spec.dim):
+            raise ValueError(f"vectors {vectors.shape} do not match {len(chunks)} chunks")
+        self.snapshots_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, DIR_MODE)
+        os.chmod(self.snapshots_dir, DIR_MODE)
+        existing = [int(p.name) for p in self.snapshots_dir.iterdir() if p.name.isdigit()]
+        name = f"{max(existing, default=0) + 1:06d}"
+        folder = self.snapshots_dir / name
+        folder.mkdir(mode=DIR_MODE)
+        _write_meta(folder / "meta.sqlite", articles, chunks)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        np.save(folder / "vectors.npy", vectors, allow_pickle=False)
+        faiss_index = build_faiss(vectors, self.spec.dim)
+        faiss.write_index(faiss_index, str(folder / "index.faiss"))
+        files = {}
+        for file_name in FILES:
+            path = folder / file_name
+            os.chmod(path, FILE_MODE)
+            _fsync_file(path)
+            files[file_name] = _sha256(path)
+        manifest = self._manifest(files, len(articles), len(chunks))
+        manifest_path = folder / "manifest.json"
+        manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        os.chmod(manifest_path, FILE_MODE)
+        _fsync_file(manifest_path)
+        _fsync_dir(folder)
+        _fsync_dir(self.snapshots_dir)
+        tmp = self.root / f"CURRENT.tmp.{os.getpid()}"
+        tmp.write_text(name + "\n", encoding="utf-8")
+        os.chmod(tmp, FILE_MODE)
+        _fsync_file(tmp)
+        os.replace(tmp, self.current_file)  # the commit point
+        _fsync_dir(self.root)
+        self._prune(keep=name)
+        return Snapshot(name, manifest, dict(articles), list(chunks), vectors, faiss_index)
+
+    def _prune(self, keep: str, keep_count: int = 2) -> None:
+        """Remove old and half-written snapshots, keeping the newest few for readers mid-load."""
+        names = sorted((p.name for p in self.snapshots_dir.iterdir() if p.name.isdigit()), key=int)
+        survivors = {n for n in names if int(n) <= int(keep)}
+        survivors = set(sorted(survivors, key=int)[-keep_count:])
+        for old in names:
+            if old not in survivors:
+                shutil.rmtree(self.snapshots_dir / old, ignore_errors=True)
+        for stray in self.root.glob("CURRENT.tmp.*"):
+            stray.unlink(missing_ok=True)
+
+
+def _write_meta(path: Path, articles: dict[str, Article], chunks: list[ChunkRecord]) -> None:
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(
+            """
+            CREATE TABLE articles (
+                id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, source TEXT,
+                url TEXT, published_at TEXT, index_spans TEXT NOT NULL, content_hash TEXT NOT NULL
+            );
+            CREATE TABLE chunks (
+                id INTEGER PRIMARY KEY, article_id TEXT NOT NULL REFERENCES articles(id),
+                start INTEGER NOT NULL, "end" INTEGER NOT NULL
+            );
+            CREATE INDEX chunks_article ON chunks(article_id);
+            """
+        )
+        con.executemany(
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    a.id,
+                    a.title,
+                    a.text,
+                    a.source,
+                    a.url,
+                    a.published_at,
+                    json.dumps(a.index_spans),
+                    a.content_hash,
+                )
+                for a in articles.values()
+            ],
+        )
+        con.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?)",
+            [(i, c.article_id, c.start, c.end) for i, c in enumerate(chunks)],
+        )
+        con.commit()
+    finally:
+        con.close()
+
+
+def _read_meta(path: Path) -> tuple[dict[str, Article], list[ChunkRecord]]:
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise CorruptIndex(f"{path} cannot be opened ({exc})") from None
+    try:
+        articles = {}
+        for row in con.execute(
+            "SELECT id, title, text, source, url, published_at, index_spans FROM articles"
+        ):
+            spans = tuple(tuple(s) for s in json.loads(row[6]))
+            articles[row[0]] = Article(row[0], row[1], row[2], row[3], row[4], row[5], spans)  # type: ignore[arg-type]
+        chunks = []
+        for i, (cid, article_id, start, end) in enumerate(
+            con.execute('SELECT id, article_id, start, "end" FROM chunks ORDER BY id')
+        ):
+            article = articles.get(article_id)
+            if cid != i or article is None:
+                raise CorruptIndex(f"{path}: chunk {cid} has no article or is out of order")
+            chunks.append(ChunkRecord(article_id, start, end, article.text[start:end]))
+        return articles, chunks
+    except sqlite3.Error as exc:
+        raise CorruptIndex(f"{path} is not a readable index database ({exc})") from None
+    finally:
+        con.close()
