@@ -28,6 +28,12 @@ DESCRIPTION_MAX_WORDS = 25
 # "how many X" vs the words after a number: cosine below the floor is no match, floor+span full.
 FOCUS_SIM_FLOOR = 0.3
 FOCUS_SIM_SPAN = 0.4
+# A question word missing from the text may be paraphrased ("injured" ~ "wounded"): word
+# embeddings above the floor earn up to SOFT_MAX of a match.
+SOFT_SIM_FLOOR = 0.55
+SOFT_SIM_SPAN = 0.2
+SOFT_MAX = 0.8
+WORD_CACHE_LIMIT = 100_000
 KIND_MATCH: dict[AnswerType, dict[AnswerType, float]] = {
     # Countries and institutions act in the news ("Russia accused ..."): a "who" may be one.
     AnswerType.PERSON: {
@@ -89,6 +95,7 @@ class ScoredSentence:
     coverage: float
     similarity: float
     matched: frozenset[str]
+    missing: float  # weighted share of question terms found nowhere near, not even paraphrased
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,28 @@ class Answerer:
         self.analyzer = analyzer
         self.lexicon = lexicon
         self.abstain_threshold = abstain_threshold
+        self._word_vectors: dict[str, np.ndarray] = {}
+
+    def word_vectors(self, items: list[str]) -> dict[str, np.ndarray]:
+        """Embeddings of single words, cached for the life of the answerer."""
+        missing = sorted({w for w in items if w not in self._word_vectors})
+        if missing:
+            if len(self._word_vectors) > WORD_CACHE_LIMIT:
+                self._word_vectors.clear()
+            for w, vec in zip(missing, self.embedder.encode(missing), strict=True):
+                self._word_vectors[w] = vec
+        return {w: self._word_vectors[w] for w in items}
+
+    def _soft_credit(self, question_word: str, text_words: list[str]) -> float:
+        if not text_words:
+            return 0.0
+        vecs = self.word_vectors([question_word.lower(), *text_words])
+        q = vecs[question_word.lower()]
+        best = max(float(q @ vecs[w]) for w in text_words)
+        return SOFT_MAX * max(0.0, min(1.0, (best - SOFT_SIM_FLOOR) / SOFT_SIM_SPAN))
+
+    def _content_words(self, text: str) -> list[str]:
+        return sorted({t.text.lower() for t in words(text) if self.analyzer.term(t.text)})
 
     # ----- article-level caches (per snapshot) ---------------------------------------------
     def _sentences(self, snapshot: Snapshot, doc_id: str) -> list[Sentence]:
@@ -157,8 +186,9 @@ class Answerer:
         snapshot: Snapshot,
     ) -> list[ScoredSentence]:
         weights = {t: PROPER_WEIGHT if t in qa.proper_terms else 1.0 for t in qa.terms}
+        surface = dict(zip(qa.terms, qa.surfaces, strict=True))
         total = sum(weights.values())
-        rows: list[tuple[Passage, Sentence, frozenset[str], float]] = []
+        rows: list[tuple[Passage, Sentence, frozenset[str], float, float]] = []
         seen: set[tuple[str, int]] = set()
         for passage in passages:
             sents = self._sentences(snapshot, passage.doc_id)
@@ -173,19 +203,29 @@ class Answerer:
                 for j in (idx - 1, idx + 1):
                     if 0 <= j < len(sents):
                         around |= self._terms(snapshot, passage.doc_id, sents[j])
-                covered = sum(
-                    w if t in own else NEIGHBOUR_WEIGHT * w if t in around else 0.0
-                    for t, w in weights.items()
-                )
+                covered, missing = 0.0, 0.0
+                for term, weight in weights.items():
+                    if term in own:
+                        covered += weight
+                    elif term in around:
+                        covered += NEIGHBOUR_WEIGHT * weight
+                    elif term in qa.proper_terms:  # names match exactly (aliases aside)
+                        missing += weight
+                    else:
+                        credit = self._soft_credit(surface[term], self._content_words(sent.text))
+                        covered += credit * weight
+                        missing += (1.0 - credit / SOFT_MAX) * weight
                 coverage = covered / total if total else 0.0
-                rows.append((passage, sent, own & set(weights), coverage))
+                rows.append(
+                    (passage, sent, own & set(weights), coverage, missing / total if total else 1.0)
+                )
         if not rows:
             return []
-        keys = [(p.doc_id, s.start) for p, s, _, _ in rows]
-        sims = self._vectors(snapshot, keys, [s.text for _, s, _, _ in rows]) @ query_vector
+        keys = [(p.doc_id, s.start) for p, s, *_ in rows]
+        sims = self._vectors(snapshot, keys, [s.text for _, s, *_ in rows]) @ query_vector
         scored = [
-            ScoredSentence(p, s, 0.5 * cov + 0.5 * max(float(sim), 0.0), cov, float(sim), m)
-            for (p, s, m, cov), sim in zip(rows, sims, strict=True)
+            ScoredSentence(p, s, 0.5 * cov + 0.5 * max(float(sim), 0.0), cov, float(sim), m, miss)
+            for (p, s, m, cov, miss), sim in zip(rows, sims, strict=True)
         ]
         return sorted(scored, key=lambda r: -r.score)
 
@@ -197,10 +237,13 @@ class Answerer:
         following_terms = [self.analyzer.term(t.text) for t in following]
         if any(t in qa.focus_terms for t in following_terms):
             return 1.0
-        nearby = " ".join(t.text for t in following) or sentence
-        focus = " ".join(qa.focus_terms)
-        vecs = self.embedder.encode([focus, nearby])
-        similarity = float(vecs[0] @ vecs[1])
+        nearby = [
+            t.text.lower() for t, term in zip(following, following_terms, strict=True) if term
+        ]
+        if not nearby:
+            return 0.0
+        vecs = self.word_vectors([*qa.focus_terms, *nearby])
+        similarity = max(float(vecs[f] @ vecs[w]) for f in qa.focus_terms for w in nearby)
         return max(0.0, min(1.0, (similarity - FOCUS_SIM_FLOOR) / FOCUS_SIM_SPAN))
 
     def _proximity(self, sentence: str, cand: Candidate, matched: frozenset[str]) -> float:
@@ -212,6 +255,16 @@ class Answerer:
         )
         return 1.0 / (1.0 + distance / 6.0)
 
+    def _role_factor(self, wanted: AnswerType, sentence: str, cand: Candidate) -> float:
+        """A place after "in"/"near" is a location: good for "where", poor for "who"."""
+        before = sentence[: cand.start].split()
+        located = bool(before) and before[-1].lower() in self.lexicon.place_prepositions
+        if cand.kind is AnswerType.PLACE and wanted is AnswerType.PLACE:
+            return 1.0 if located else 0.8
+        if cand.kind is AnswerType.PLACE and located:
+            return 0.25
+        return 1.0
+
     def _describe(self, scored: ScoredSentence) -> Candidate | None:
         """A descriptive span: what follows the last question term, to the end of its clause."""
         text = scored.sentence.text
@@ -220,7 +273,7 @@ class Answerer:
         if not hits:
             return None
         after = text[toks[hits[-1]].end :]
-        clause = re.split(r"[,;:]|\s[–—-]\s|\.$", after)[0]
+        clause = re.split(r"[,;:“”\"()]|\s[–—-]\s|\.$", after)[0]
         span = FUNCTION_LEAD.sub("", clause.strip())
         if len(span.split()) < 2:
             before = text[: toks[hits[0]].start]
@@ -255,6 +308,7 @@ class Answerer:
                 if qa.answer_type in KIND_MATCH:
                     kind = KIND_MATCH[qa.answer_type].get(cand.kind, 0.0)
                     kind *= 1.0 if cand.confident else 0.8
+                    kind *= self._role_factor(qa.answer_type, sentence, cand)
                 if qa.answer_type is AnswerType.DESCRIPTION:
                     kind = 0.8
                 focus = 1.0
@@ -262,7 +316,7 @@ class Answerer:
                     focus = self._focus_factor(qa, sentence, cand)
                 prox = self._proximity(sentence, cand, row.matched)
                 score = row.score * (0.4 + 0.6 * prox) * kind * focus
-                confidence = _confidence(row.coverage, row.similarity, kind, focus, prox)
+                confidence = _confidence(row, kind, focus, prox)
                 proposals.append(Proposal(row, cand, score, confidence))
         return sorted(proposals, key=lambda p: -p.score)
 
@@ -320,11 +374,18 @@ class Answerer:
         )
 
 
-def _confidence(
-    coverage: float, similarity: float, kind: float, focus: float, prox: float
-) -> float:
-    """A [0, 1] score that grows with every piece of evidence for the answer."""
-    z = -6.0 + 6.0 * coverage + 3.0 * max(similarity, 0.0) + 1.5 * kind + 2.5 * focus + 0.5 * prox
+def _confidence(row: ScoredSentence, kind: float, focus: float, prox: float) -> float:
+    """A [0, 1] score that grows with every piece of evidence for the answer, and falls with
+    every question word the text does not contain (a claim about something else)."""
+    z = (
+        -6.0
+        + 6.0 * row.coverage
+        + 3.0 * max(row.similarity, 0.0)
+        + 1.5 * kind
+        + 2.5 * focus
+        + 0.5 * prox
+        - 5.0 * row.missing
+    )
     return 1.0 / (1.0 + math.exp(-z))
 
 

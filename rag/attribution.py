@@ -6,7 +6,12 @@ import re
 
 from rag.lexicon import Lexicon
 
-CLAUSE_BREAK = re.compile(r"[,;:(]|\b(?:while|and|but|as|which|who|after|when|whereas)\b", re.I)
+CLAUSE_BREAK = re.compile(r"[,;:(]|\b(?:while|but|as|which|who|after|when|whereas|that)\b", re.I)
+AUXILIARY = re.compile(
+    r"(?:\s+(?:has|have|had|also|reportedly|repeatedly|previously|then|later|again|"
+    r"publicly|openly|quickly|recently|has since))+$",
+    re.I,
+)
 PASSIVE = {"is", "are", "was", "were", "be", "been", "being"}
 MAX_SPEAKER_WORDS = 8
 LEADING = re.compile(r"^(?:the|a|an|also|both|then)\s+", re.I)
@@ -65,7 +70,7 @@ def _speaker_before(sentence: str, verb_start: int) -> str | None:
     head = sentence[:verb_start]
     breaks = list(CLAUSE_BREAK.finditer(head))
     clause = head[breaks[-1].end() :] if breaks else head
-    clause = LEADING.sub("", clause.strip())
+    clause = AUXILIARY.sub("", " " + LEADING.sub("", clause.strip())).strip()
     if not clause or len(clause.split()) > MAX_SPEAKER_WORDS:
         return None
     return clause
@@ -73,14 +78,19 @@ def _speaker_before(sentence: str, verb_start: int) -> str | None:
 
 def _speaker_after(sentence: str, verb_end: int) -> str | None:
     """Trailing attribution: '..., officials said.' or '..., said the governor.'"""
-    head = sentence[:verb_end].rstrip()
+    head, rest = sentence[:verb_end].rstrip(), sentence[verb_end:]
+    speaker = None
     clause = re.search(r"[,;]\s*((?:the\s+)?[\w’' -]{2,60}?)\s+\w+$", head)
-    if clause and len(clause.group(1).split()) <= MAX_SPEAKER_WORDS:
-        return LEADING.sub("", clause.group(1).strip())
-    tail = re.match(r"\s+((?:the\s+)?[\w’' -]{2,60}?)\s*[.,;]", sentence[verb_end:])
-    if tail and len(tail.group(1).split()) <= MAX_SPEAKER_WORDS:
-        return LEADING.sub("", tail.group(1).strip())
-    return None
+    if clause and re.match(r"\s*(?:[.,;]|$)", rest):  # "..., officials said."
+        speaker = clause.group(1)
+    tail = re.match(r"\s+((?:the\s+)?[\w’' -]{2,60}?)\s*[.,;]", rest)
+    if speaker is None and tail and re.search(r",\s*\w+$", head):  # "..., said the governor."
+        speaker = tail.group(1)
+    if speaker is None or len(speaker.split()) > MAX_SPEAKER_WORDS:
+        return None
+    if re.match(r"(?:who|which|that)\b", speaker.strip(), re.I):
+        return None
+    return LEADING.sub("", speaker.strip())
 
 
 def _sentence_subject(sentence: str) -> str | None:

@@ -59,6 +59,7 @@ class QuestionAnalysis:
     text: str
     answer_type: AnswerType
     terms: tuple[str, ...]  # index terms of the question's content words
+    surfaces: tuple[str, ...]  # the question's word for each term (for soft matching)
     focus_terms: tuple[str, ...]  # for counts: what is counted ("tanks" in "how many tanks ...")
     proper_terms: frozenset[str]  # terms from capitalized words: names weigh more
 
@@ -110,6 +111,7 @@ def analyze_question(question: str, analyzer: Analyzer) -> QuestionAnalysis:
     answer_type = answer_type_of(question)
     tokens = words(question)
     terms: list[str] = []
+    surfaces: list[str] = []
     proper: set[str] = set()
     for i, tok in enumerate(tokens):
         low = tok.text.lower()
@@ -119,6 +121,7 @@ def analyze_question(question: str, analyzer: Analyzer) -> QuestionAnalysis:
         if not term or term in terms:
             continue
         terms.append(term)
+        surfaces.append(tok.text)
         if tok.text[:1].isupper() and i > 0:
             proper.add(term)
     focus: list[str] = []
@@ -130,5 +133,12 @@ def analyze_question(question: str, analyzer: Analyzer) -> QuestionAnalysis:
             term = analyzer.term(tok.text)
             if term:
                 focus.append(term)
-    content = tuple(t for t in terms if t not in ("mani", "much", "number"))
-    return QuestionAnalysis(question, answer_type, content, tuple(focus), frozenset(proper))
+    kept = [(t, w) for t, w in zip(terms, surfaces, strict=True) if t not in ("mani", "number")]
+    return QuestionAnalysis(
+        question,
+        answer_type,
+        tuple(t for t, _ in kept),
+        tuple(w for _, w in kept),
+        tuple(focus),
+        frozenset(proper),
+    )

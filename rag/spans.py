@@ -153,7 +153,8 @@ class EntityTyper:
         after = sentence[end:].split()
         nxt = after[0].lower().strip(",.;:") if after else ""
         whole = " ".join(lows)
-        if all(w in STOPWORDS or w in self.lex.demonyms for w in lows):
+        calendar = self.lex.months | self.lex.weekdays
+        if all(w in STOPWORDS or w in self.lex.demonyms or w in calendar for w in lows):
             return None
         if any(w in self.lex.org_words for w in lows) or (
             re.fullmatch(r"[A-Z]{2,6}", text) and whole not in self.lex.places
@@ -205,10 +206,19 @@ class EntityTyper:
         return start, end
 
     def _strip_titles(self, sentence: str, start: int, end: int) -> int:
+        """Drop titles ("President", "U.S. President") before a person's name."""
         while start < end:
-            first = sentence[start:end].split()[0]
+            parts = sentence[start:end].split()
+            first = parts[0]
             rest = sentence[start + len(first) : end].strip()
-            if first.lower().strip(".") in self.lex.person_titles and rest:
+            low = first.lower().strip(".")
+            nation = (
+                low in self.lex.places
+                or low in self.lex.demonyms
+                or re.fullmatch(r"(?:[A-Z]\.)+", first)
+            )
+            title_next = len(parts) > 2 and parts[1].lower().strip(".") in self.lex.person_titles
+            if (low in self.lex.person_titles or (nation and title_next)) and rest:
                 start += len(first)
                 while start < end and sentence[start] == " ":
                     start += 1

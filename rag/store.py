@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -36,6 +37,8 @@ SPLITTER_NAME = "langchain-recursive-sentences-v1"
 FILES = ("meta.sqlite", "vectors.npy", "index.faiss")
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+SNAPSHOT_NAME = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "\u0661".isdigit() is True
+FAISS_MAGIC = b"IxFI"  # faiss.IndexFlatIP's fourcc; anything else is not ours
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,8 @@ class IndexStore:
         return self.root / "snapshots"
 
     def exists(self) -> bool:
-        return self.current_file.is_file()
+        # lexists: a CURRENT that is a folder or a dangling link is a damaged index, not no index
+        return os.path.lexists(self.current_file)
 
     def current_name(self) -> str:
         try:
@@ -146,20 +150,26 @@ class IndexStore:
             raise IndexNotFound(
                 f"no index at {self.root}; build one with `rag ingest PATH --index {self.root}`"
             ) from None
+        except NotADirectoryError:
+            raise IndexNotFound(f"{self.root} is a file, not an index folder") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise CorruptIndex(f"{self.current_file} is unreadable ({exc})") from None
-        if not name.isdigit():
+        if not SNAPSHOT_NAME.fullmatch(name):
             raise CorruptIndex(f"{self.current_file} does not name a snapshot: {name[:40]!r}")
         return name
 
     # ----- reading -------------------------------------------------------------------------
     def read_manifest(self, name: str | None = None) -> dict[str, Any]:
         folder = self.snapshots_dir / (name or self.current_name())
+        if not folder.is_dir():
+            raise CorruptIndex(
+                f"{self.current_file} names snapshot {folder.name}, but {folder} does not exist"
+            )
         try:
             manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise CorruptIndex(f"snapshot {folder} has no manifest.json") from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise CorruptIndex(f"{folder / 'manifest.json'} is not valid JSON ({exc})") from None
         if not isinstance(manifest, dict):
             raise CorruptIndex(f"{folder / 'manifest.json'} is not a JSON object")
@@ -172,10 +182,16 @@ class IndexStore:
         manifest = self.read_manifest(name)
         problems = []
         if manifest.get("format_version") != FORMAT_VERSION:
-            problems.append(f"format_version {manifest.get('format_version')} != {FORMAT_VERSION}")
+            problems.append(
+                f"format_version {manifest.get('format_version')!r} != {FORMAT_VERSION}"
+            )
+        files = manifest.get("files")
+        if not isinstance(files, dict):
+            problems.append("manifest.json has no 'files' object with the files' checksums")
+            files = {}
         for file_name in FILES:
             path = folder / file_name
-            expected = manifest.get("files", {}).get(file_name)
+            expected = files.get(file_name)
             if not path.is_file():
                 problems.append(f"{path} is missing")
             elif expected != _sha256(path):
@@ -200,12 +216,17 @@ class IndexStore:
             )
         folder = self.snapshots_dir / name
         articles, chunks = _read_meta(folder / "meta.sqlite")
-        vectors = np.load(folder / "vectors.npy", allow_pickle=False)
-        faiss_index = faiss.read_index(str(folder / "index.faiss"))
-        if vectors.shape != (len(chunks), self.spec.dim) or faiss_index.ntotal != len(chunks):
+        vectors = read_vectors(folder / "vectors.npy")
+        faiss_index = read_faiss(folder / "index.faiss")
+        if (
+            vectors.shape != (len(chunks), self.spec.dim)
+            or faiss_index.ntotal != len(chunks)
+            or faiss_index.d != self.spec.dim
+        ):
             raise CorruptIndex(
                 f"index at {self.root} is inconsistent: {len(chunks)} chunk records, "
-                f"{vectors.shape[0]} vectors, {faiss_index.ntotal} FAISS entries"
+                f"vectors of shape {vectors.shape}, {faiss_index.ntotal} FAISS entries "
+                f"of dimension {faiss_index.d} (expected {self.spec.dim}); run `rag check`"
             )
         return Snapshot(name, manifest, articles, chunks, vectors, faiss_index)
 
@@ -226,8 +247,16 @@ class IndexStore:
     @contextlib.contextmanager
     def write_lock(self) -> Iterator[None]:
         """Serialize writers in this process (threads) and across processes (flock)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with self._thread_lock, (self.root / ".lock").open("a") as fh:
+        if self.root.exists() and not self.root.is_dir():
+            raise IndexNotFound(f"{self.root} is a file, not an index folder")
+        try:
+            self.root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError as exc:
+            raise IndexNotFound(
+                f"cannot use {self.root} as an index folder ({exc.strerror or exc})"
+            ) from None
+        with self._thread_lock, os.fdopen(fd, "r+") as fh:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
                 yield
@@ -258,7 +287,8 @@ class IndexStore:
         self.snapshots_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, DIR_MODE)
         os.chmod(self.snapshots_dir, DIR_MODE)
-        existing = [int(p.name) for p in self.snapshots_dir.iterdir() if p.name.isdigit()]
+        existing = [int(p.name) for p in self.snapshots_dir.iterdir() if _is_snapshot_name(p.name)]
+        previous = self._current_or_none()
         name = f"{max(existing, default=0) + 1:06d}"
         folder = self.snapshots_dir / name
         folder.mkdir(mode=DIR_MODE)
@@ -286,19 +316,53 @@ class IndexStore:
         _fsync_file(tmp)
         os.replace(tmp, self.current_file)  # the commit point
         _fsync_dir(self.root)
-        self._prune(keep=name)
+        self._prune(keep={name, previous} - {None})
         return Snapshot(name, manifest, dict(articles), list(chunks), vectors, faiss_index)
 
-    def _prune(self, keep: str, keep_count: int = 2) -> None:
-        """Remove old and half-written snapshots, keeping the newest few for readers mid-load."""
-        names = sorted((p.name for p in self.snapshots_dir.iterdir() if p.name.isdigit()), key=int)
-        survivors = {n for n in names if int(n) <= int(keep)}
-        survivors = set(sorted(survivors, key=int)[-keep_count:])
-        for old in names:
-            if old not in survivors:
-                shutil.rmtree(self.snapshots_dir / old, ignore_errors=True)
+    def _current_or_none(self) -> str | None:
+        try:
+            return self.current_name()
+        except (IndexNotFound, CorruptIndex):
+            return None
+
+    def _prune(self, keep: set[str | None]) -> None:
+        """Remove old and half-written snapshots; the one just replaced stays for readers mid-load."""
+        for path in self.snapshots_dir.iterdir():
+            if _is_snapshot_name(path.name) and path.name not in keep:
+                shutil.rmtree(path, ignore_errors=True)
         for stray in self.root.glob("CURRENT.tmp.*"):
             stray.unlink(missing_ok=True)
+
+
+def _is_snapshot_name(name: str) -> bool:
+    return SNAPSHOT_NAME.fullmatch(name) is not None
+
+
+def read_vectors(path: Path) -> np.ndarray:
+    """vectors.npy as float32 [chunks, dim]; never unpickles, refuses anything else."""
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise CorruptIndex(f"{path} is not a readable vector file ({exc})") from None
+    if not isinstance(vectors, np.ndarray) or vectors.dtype != np.float32 or vectors.ndim != 2:
+        raise CorruptIndex(f"{path} does not hold a 2-D float32 array")
+    return vectors
+
+
+def read_faiss(path: Path) -> faiss.Index:
+    """index.faiss, refusing anything but the flat inner-product index this store writes."""
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(len(FAISS_MAGIC))
+    except OSError as exc:
+        raise CorruptIndex(f"{path} cannot be read ({exc})") from None
+    if magic != FAISS_MAGIC:
+        raise CorruptIndex(f"{path} is not a flat inner-product FAISS index")
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else "unreadable"
+        raise CorruptIndex(f"{path} is not a readable FAISS index ({reason})") from None
 
 
 def _write_meta(path: Path, articles: dict[str, Article], chunks: list[ChunkRecord]) -> None:
@@ -352,6 +416,8 @@ def _read_meta(path: Path) -> tuple[dict[str, Article], list[ChunkRecord]]:
         for row in con.execute(
             "SELECT id, title, text, source, url, published_at, index_spans FROM articles"
         ):
+            if not isinstance(row[0], str) or not isinstance(row[2], str):
+                raise CorruptIndex(f"{path}: article {row[0]!r} has no text")
             spans = tuple(tuple(s) for s in json.loads(row[6]))
             articles[row[0]] = Article(row[0], row[1], row[2], row[3], row[4], row[5], spans)  # type: ignore[arg-type]
         chunks = []
@@ -361,9 +427,17 @@ def _read_meta(path: Path) -> tuple[dict[str, Article], list[ChunkRecord]]:
             article = articles.get(article_id)
             if cid != i or article is None:
                 raise CorruptIndex(f"{path}: chunk {cid} has no article or is out of order")
+            if not (isinstance(start, int) and isinstance(end, int)):
+                raise CorruptIndex(f"{path}: chunk {cid} has non-integer offsets")
+            if not 0 <= start < end <= len(article.text):
+                raise CorruptIndex(
+                    f"{path}: chunk {cid} offsets {start}-{end} are outside its article"
+                )
             chunks.append(ChunkRecord(article_id, start, end, article.text[start:end]))
         return articles, chunks
     except sqlite3.Error as exc:
         raise CorruptIndex(f"{path} is not a readable index database ({exc})") from None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise CorruptIndex(f"{path} holds malformed records ({exc})") from None
     finally:
         con.close()

@@ -1,0 +1,105 @@
+"""`rag eval`: score question sets (or a SQuAD file) through the pipeline, optionally gated."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rag.errors import RagError
+from rag.settings import PROJECT_ROOT
+
+DEFAULT_SET = PROJECT_ROOT / "eval" / "seed.jsonl"
+
+
+def _progress(total: int) -> Any:
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    def wrap(items: Iterable[Any]) -> Iterable[Any]:
+        return tqdm(items, total=total, desc="questions", file=sys.stderr, leave=False)
+
+    return wrap
+
+
+def _squad_run(args: argparse.Namespace) -> tuple[Any, list[Any], str]:
+    from rag.cli import _settings
+    from rag.evaluation import sample
+    from rag.pipeline import Pipeline
+    from rag.squad import default_index_dir, ensure_squad_index, load_squad, resolve_squad_file
+
+    path = resolve_squad_file(args.squad)
+    squad = load_squad(path)
+    index_dir = Path(args.index) if args.index else default_index_dir(squad)
+    settings = _settings(args).model_copy(update={"index_dir": index_dir})
+    pipeline = Pipeline(settings)
+    if ensure_squad_index(pipeline, squad, show_progress=sys.stderr.isatty()):
+        print(
+            f"rag eval: indexed {len(squad.articles)} paragraphs of {path} in {index_dir}",
+            file=sys.stderr,
+        )
+    return pipeline, sample(squad.questions, args.limit, args.seed), squad.name
+
+
+def _question_run(args: argparse.Namespace) -> tuple[Any, list[Any], str]:
+    from rag.cli import _pipeline
+    from rag.evaluation import load_questions, sample
+
+    paths = [Path(p) for p in args.files] or [DEFAULT_SET]
+    questions = load_questions(paths)
+    pipeline = _pipeline(args, build_default=True)
+    return pipeline, sample(questions, args.limit, args.seed), "+".join(p.stem for p in paths)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rag.eval_report import render_gate, render_table, write_markdown
+    from rag.evaluation import check_gate, evaluate, load_gate
+
+    if args.squad and args.files:
+        raise RagError("give question files or --squad FILE, not both")
+    if args.limit is not None and args.limit < 1:
+        raise RagError("--limit must be at least 1")
+    gate = load_gate(Path(args.gate)) if args.gate else None  # a bad config fails before the run
+    pipeline, questions, name = _squad_run(args) if args.squad else _question_run(args)
+    report = evaluate(pipeline, questions, name=name, progress=_progress(len(questions)))
+    checks = check_gate(report.summary, gate) if gate is not None else []
+    if args.json:
+        out = report.to_dict()
+        if gate is not None:
+            out["gate"] = [{**c.__dict__, "passed": c.passed} for c in checks]
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        print(render_table(report))
+    if args.report:
+        written = write_markdown(report, Path(args.report))
+        print(f"rag eval: wrote {', '.join(map(str, written))}", file=sys.stderr)
+    if gate is not None:
+        print(render_gate(checks), file=sys.stderr if args.json else sys.stdout)
+        return 0 if all(c.passed for c in checks) else 1
+    return 0
+
+
+def register(sub: Any, add: Any) -> None:
+    """Add `rag eval` to the `rag` command line (called by rag.cli)."""
+    p = add("eval", cmd_eval, "score question sets or a SQuAD file: answers, abstention, retrieval")
+    p.add_argument(
+        "files",
+        nargs="*",
+        help=f"JSONL question sets (default: {DEFAULT_SET.relative_to(PROJECT_ROOT)})",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--report", metavar="PATH", help="write a Markdown report with two PNG charts")
+    p.add_argument(
+        "--squad", metavar="FILE", help="a SQuAD v1.1/v2.0 file (indexed in its own folder)"
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="evaluate N questions drawn at random")
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="random seed for --limit (default 0)"
+    )
+    p.add_argument(
+        "--gate", metavar="CONFIG", help="JSON thresholds; exit 1 when a score falls below"
+    )

@@ -1,0 +1,71 @@
+"""The real bundled model over the real seed article."""
+
+import os
+
+import pytest
+
+from rag.embedding import HashingEmbedder
+from rag.errors import IncompatibleIndex
+from rag.pipeline import Pipeline
+from tests.conftest import SEED_FILE
+
+pytestmark = pytest.mark.integration
+
+
+def test_odessa_question_answers_three_with_exact_citation(seed_pipeline: Pipeline):
+    answer = seed_pipeline.ask("how many were wounded in Odessa?")
+    assert answer.answer == "three"
+    assert answer.normalized == 3
+    assert answer.answer_type == "count"
+    assert not answer.abstained
+    seed_text = SEED_FILE.read_text(encoding="utf-8")
+    cite = answer.citations[0]
+    assert seed_text[cite.start : cite.end] == cite.quote == answer.sentence
+    assert seed_text[cite.answer_start : cite.answer_end] == "three"
+    assert "wounded" in cite.quote
+
+
+def test_spelling_variant_gives_the_same_answer(seed_pipeline: Pipeline):
+    assert seed_pipeline.ask("How many people were injured in Odesa?").answer == "three"
+
+
+def test_tanks_question_abstains(seed_pipeline: Pipeline):
+    answer = seed_pipeline.ask("How many tanks did Russia lose in Odessa?")
+    assert answer.abstained and answer.answer is None
+    assert answer.passages
+
+
+def test_claims_are_attributed(seed_pipeline: Pipeline):
+    answer = seed_pipeline.ask("How many ceasefire violations did Zelensky allege?")
+    assert answer.normalized == 3000
+    assert answer.attribution == "Zelensky"
+
+
+def test_confidence_orders_an_answer_above_an_abstention(seed_pipeline: Pipeline):
+    good = seed_pipeline.ask("how many were wounded in Odessa?")
+    bad = seed_pipeline.ask("How many tanks did Russia lose in Odessa?")
+    assert 0.0 <= bad.confidence <= 1.0 and 0.0 <= good.confidence <= 1.0
+    assert good.confidence > 1.0 - bad.confidence  # bad.confidence is the abstention's
+
+
+def test_index_built_with_another_model_is_refused(seed_pipeline: Pipeline):
+    with pytest.raises(IncompatibleIndex, match="rebuild"):
+        Pipeline(seed_pipeline.settings, embedder=HashingEmbedder(dim=384)).open()
+
+
+def test_interrupted_write_leaves_the_old_index_usable(seed_pipeline: Pipeline, monkeypatch):
+    from rag.documents import Article
+
+    before = seed_pipeline.store.current_name()
+
+    def crash(*args, **kwargs):
+        raise OSError("simulated crash before the commit point")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        seed_pipeline.ingest([Article("new", "New", "Ten drones were downed over Lviv.")])
+    monkeypatch.undo()
+    reopened = Pipeline(seed_pipeline.settings, embedder=seed_pipeline.embedder)
+    assert reopened.store.current_name() == before
+    assert "new" not in reopened.open().articles
+    assert reopened.ask("how many were wounded in Odessa?").answer == "three"
