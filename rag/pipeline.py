@@ -93,7 +93,13 @@ class Pipeline:
 
     def _install(self, snapshot: Snapshot) -> None:
         retriever = Retriever(
-            snapshot, self.embedder, self.analyzer, self.settings.candidate_k, self.settings.rrf_k
+            snapshot,
+            self.embedder,
+            self.analyzer,
+            self.settings.candidate_k,
+            self.settings.rrf_k,
+            self.settings.fusion,
+            self.settings.dense_weight,
         )
         with self._swap:
             self._snapshot, self._retriever = snapshot, retriever

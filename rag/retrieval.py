@@ -77,6 +77,27 @@ def rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
     return fused
 
 
+def convex_fusion(
+    dense: list[tuple[int, float]], lexical: list[tuple[int, float]], dense_weight: float
+) -> dict[int, float]:
+    """Weighted sum of min-max normalized dense and BM25 scores (missing side counts 0).
+
+    >>> convex_fusion([(1, 0.9), (2, 0.5)], [(2, 8.0), (3, 4.0)], 0.5)
+    {1: 0.5, 2: 0.5, 3: 0.25}
+    """
+    fused: dict[int, float] = {}
+    if dense:
+        high, low = dense[0][1], min(s for _, s in dense)
+        span = max(high - low, 1e-9)
+        for i, s in dense:
+            fused[i] = dense_weight * (s - low) / span
+    if lexical:
+        top = max(s for _, s in lexical) or 1.0
+        for i, s in lexical:
+            fused[i] = fused.get(i, 0.0) + (1.0 - dense_weight) * s / top
+    return fused
+
+
 def build_bm25(snapshot: Snapshot, analyzer: Analyzer) -> tuple[bm25s.BM25 | None, set[str]]:
     """BM25 over the snapshot's chunks, cached on the snapshot."""
     cached = snapshot.extras.get("bm25")
@@ -103,7 +124,11 @@ class Retriever:
         analyzer: Analyzer,
         candidate_k: int,
         rrf_k: int,
+        fusion: str = "convex",
+        dense_weight: float = 0.4,
     ) -> None:
+        self.fusion = fusion
+        self.dense_weight = dense_weight
         self.snapshot = snapshot
         self.embedder = embedder
         self.analyzer = analyzer
@@ -170,7 +195,10 @@ class Retriever:
         pool = max(self.candidate_k, k)
         dense = self.dense(query_vector, pool, allowed)
         lexical = self.lexical(question, pool, allowed)
-        fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], self.rrf_k)
+        if self.fusion == "rrf":
+            fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], self.rrf_k)
+        else:
+            fused = convex_fusion(dense, lexical, self.dense_weight)
         dense_by_id, lexical_by_id = dict(dense), dict(lexical)
         ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
         return [self._passage(i, s, dense_by_id, lexical_by_id, query_vector) for i, s in ranked]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,11 @@ class Settings(BaseSettings):
 
     top_k: int = Field(default=5, ge=1, le=50, description="Passages returned by default.")
     candidate_k: int = Field(default=50, ge=1, le=1000, description="Per-retriever pool.")
+    fusion: Literal["convex", "rrf"] = Field(
+        default="convex",
+        description="How dense and BM25 rankings merge: min-max normalized weighted sum, or RRF.",
+    )
+    dense_weight: float = Field(default=0.4, ge=0.0, le=1.0, description="Convex fusion weight.")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     answer_passages: int = Field(default=5, ge=1, le=50, description="Passages the answerer reads.")
     abstain_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
