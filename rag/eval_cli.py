@@ -18,7 +18,7 @@ DEFAULT_SET = PROJECT_ROOT / "eval" / "seed.jsonl"
 def _progress(total: int) -> Any:
     if not sys.stderr.isatty():
         return None
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     def wrap(items: Iterable[Any]) -> Iterable[Any]:
         return tqdm(items, total=total, desc="questions", file=sys.stderr, leave=False)

@@ -86,8 +86,8 @@ def _threshold_line(best: dict[str, Any] | None) -> str:
         return "not computed"
     lo, hi = best["range"]
     return (
-        f"{best['threshold']:.3f} (any in ({lo:.3f}, {hi:.3f}]) gives overall F1 {best['overall_f1']:.3f}, "
-        f"EM {best['overall_em']:.3f}; the current {best['current_threshold']:.2f} gives "
+        f"{best['threshold']:.3f} (any in ({lo:.3f}, {hi:.3f}]) gives overall "
+        f"F1 {best['overall_f1']:.3f}, EM {best['overall_em']:.3f}; the current {best['current_threshold']:.2f} gives "
         f"F1 {best['current_f1']:.3f}"
     )
 
@@ -95,8 +95,8 @@ def _threshold_line(best: dict[str, Any] | None) -> str:
 def _headline(report: EvalReport) -> str:
     s = report.settings
     return (
-        f"rag eval: {report.name}: {report.summary['questions']} questions; index {report.index_dir}; "
-        f"model {s['embedding_model']}; abstain threshold {s['abstain_threshold']}"
+        f"rag eval: {report.name}: {report.summary['questions']} questions; "
+        f"index {report.index_dir}; model {s['embedding_model']}; abstain threshold {s['abstain_threshold']}"
     )
 
 
@@ -132,7 +132,8 @@ def render_table(report: EvalReport, max_failures: int = 25) -> str:
         lines += [
             f"  [{f['id']}] {f['question']}",
             f"      expected: {expected}",
-            f"      got: {got}  confidence {f['confidence']:.2f}, type {f['predicted_type']}: {f['kind']}",
+            f"      got: {got}  confidence {f['confidence']:.2f}, "
+            f"type {f['predicted_type']}: {f['kind']}",
         ]
     if len(failures) > max_failures:
         lines.append(f"  ... {len(failures) - max_failures} more (see --json or --report)")
