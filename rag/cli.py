@@ -198,6 +198,8 @@ EXTENSIONS: list[Callable[[Any, Any], None]] = []
 def _load_extensions() -> None:
     import importlib
 
+    if EXTENSIONS:
+        return
     for module in ("api.cli", "rag.eval_cli", "rag.check_cli", "rag.bench_cli"):
         try:
             mod = importlib.import_module(module)

@@ -81,13 +81,31 @@ def normalize_date(value: Any, where: str) -> str | None:
         ) from None
 
 
+def _valid_unicode(value: str, key: str, where: str) -> str:
+    """The value, unless it holds an unpaired surrogate (JSON "\\ud800"), which no file can store."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadDocument(f"{where}: {key} is not valid Unicode (an unpaired surrogate)") from None
+    return value
+
+
+def _json_problem(exc: ValueError | RecursionError) -> str:
+    """Why a JSON text could not be parsed, in a few words."""
+    if isinstance(exc, RecursionError):
+        return "invalid JSON (nested too deeply)"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON ({exc.msg})"
+    return f"invalid JSON ({str(exc).split(':')[0]})"  # e.g. a number of 5,000 digits
+
+
 def _optional_str(record: dict[str, Any], key: str, where: str) -> str | None:
     value = record.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
         raise BadDocument(f"{where}: {key} must be a string")
-    return value.strip() or None
+    return _valid_unicode(value, key, where).strip() or None
 
 
 def _lines_with_offsets(text: str) -> list[tuple[int, int, str]]:
@@ -152,6 +170,7 @@ def article_from_record(record: Any, where: str) -> Article:
         raise BadDocument(f"{where}: record has no 'text' (a non-empty string is required)")
     if "\x00" in text:
         raise BadDocument(f"{where}: text contains NUL bytes")
+    _valid_unicode(text, "text", where)
     raw_id = record.get("id")
     if raw_id is not None and not isinstance(raw_id, str | int):
         raise BadDocument(f"{where}: id must be a string or an integer")
@@ -206,9 +225,12 @@ def read_file(path: Path) -> Iterator[Article | Problem]:
             if not line.strip():
                 continue
             try:
-                yield article_from_record(json.loads(line), where)
-            except json.JSONDecodeError as exc:
-                yield Problem(where, f"invalid JSON ({exc.msg})")
+                record = json.loads(line)
+            except (ValueError, RecursionError) as exc:
+                yield Problem(where, _json_problem(exc))
+                continue
+            try:
+                yield article_from_record(record, where)
             except BadDocument as exc:
                 yield Problem(where, str(exc).removeprefix(f"{where}: "))
     elif suffix == ".json":
@@ -220,8 +242,9 @@ def read_file(path: Path) -> Iterator[Article | Problem]:
 def _read_json(path: Path, text: str) -> Iterator[Article | Problem]:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield Problem(f"{path}:{exc.lineno}", f"invalid JSON ({exc.msg})")
+    except (ValueError, RecursionError) as exc:
+        where = f"{path}:{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else str(path)
+        yield Problem(where, _json_problem(exc))
         return
     records = data if isinstance(data, list) else [data]
     for i, record in enumerate(records):

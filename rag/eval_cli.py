@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +15,29 @@ from rag.settings import PROJECT_ROOT
 DEFAULT_SET = PROJECT_ROOT / "eval" / "seed.jsonl"
 
 
+PROGRESS_LINES = 10  # without a terminal, long runs report every tenth of the way
+PROGRESS_MIN_QUESTIONS = 100
+
+
 def _progress(total: int) -> Any:
-    if not sys.stderr.isatty():
+    if sys.stderr.isatty():
+        from tqdm import tqdm  # type: ignore[import-untyped]
+
+        def bar(items: Iterable[Any]) -> Iterable[Any]:
+            return tqdm(items, total=total, desc="questions", file=sys.stderr, leave=False)
+
+        return bar
+    if total < PROGRESS_MIN_QUESTIONS:
         return None
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    step = max(1, total // PROGRESS_LINES)
 
-    def wrap(items: Iterable[Any]) -> Iterable[Any]:
-        return tqdm(items, total=total, desc="questions", file=sys.stderr, leave=False)
+    def lines(items: Iterable[Any]) -> Iterator[Any]:
+        for done, item in enumerate(items):
+            if done and done % step == 0:
+                print(f"rag eval: {done}/{total} questions", file=sys.stderr, flush=True)
+            yield item
 
-    return wrap
+    return lines
 
 
 def _squad_run(args: argparse.Namespace) -> tuple[Any, list[Any], str]:

@@ -67,6 +67,7 @@ TYPE_HEAD = [
     "EM answerable",
     "correct abstention",
 ]
+TYPE_NOTE = "by answer type (the gold type where the set gives one, else the answerer's)"
 BUCKET_HEAD = ["confidence", "n", "abstentions", "accuracy", "mean confidence"]
 
 
@@ -123,7 +124,7 @@ def render_table(report: EvalReport, max_failures: int = 25) -> str:
         "  best abstention threshold: " + _threshold_line(s["calibration"]["best_threshold"]),
         "",
     ]
-    lines += _table(TYPE_HEAD, _type_rows(s))
+    lines += [f"  {TYPE_NOTE}:", *_table(TYPE_HEAD, _type_rows(s))]
     failures = s["failures"]
     lines += ["", f"failures: {len(failures)}"]
     for f in failures[:max_failures]:
@@ -240,6 +241,8 @@ def write_markdown(report: EvalReport, path: Path) -> list[Path]:
         f"![Accuracy by confidence bucket]({calib_png.name})",
         "",
         "## By answer type",
+        "",
+        TYPE_NOTE[0].upper() + TYPE_NOTE[1:] + ".",
         "",
         *_md_table(TYPE_HEAD, _type_rows(s)),
         "",

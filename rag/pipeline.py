@@ -13,7 +13,8 @@ import numpy as np
 from rag.answering import Answer, Answerer
 from rag.chunking import chunk_article, make_splitter
 from rag.documents import Article, Problem, read_paths
-from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.embedder_factory import make_embedder
+from rag.embedding import Embedder
 from rag.errors import BadDocument, DocumentNotFound, EmptyQuestion, QuestionTooLong
 from rag.lexicon import load_lexicon
 from rag.retrieval import Filters, Passage, Retriever
@@ -53,6 +54,10 @@ def check_question(question: object, max_chars: int) -> str:
         )
     if "\x00" in question:
         raise EmptyQuestion("the question contains a NUL character")
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EmptyQuestion("the question is not valid UTF-8 text") from None
     return " ".join(question.split())
 
 
@@ -61,9 +66,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
-            settings.embedding_model, settings.embedding_batch_size
-        )
+        self.embedder: Embedder = embedder or make_embedder(settings)
         self.analyzer = Analyzer(load_aliases(settings.aliases_path))
         self.lexicon = load_lexicon()
         self.splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)

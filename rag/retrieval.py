@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,7 +28,9 @@ class Filters:
             value = getattr(self, name)
             if value is not None:
                 try:
-                    date.fromisoformat(value[:10])
+                    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                        raise ValueError(value)
+                    date.fromisoformat(value)
                 except ValueError:
                     raise BadQuery(
                         f"{name} must be an ISO date (YYYY-MM-DD), got {value!r}"

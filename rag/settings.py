@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,19 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=1000, ge=1)
     max_article_chars: int = Field(default=5_000_000, ge=1)
     keep_snapshots: int = Field(default=2, ge=1, description="Snapshots kept after a write.")
+
+    # HTTP service
+    api_token: SecretStr | None = Field(default=None, description="Bearer token for writes.")
+    protect_reads: bool = Field(default=False, description="Require the token for reads too.")
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    max_batch: int = Field(default=100, ge=1, le=10_000, description="Articles per POST.")
+    cors_origins: list[str] = Field(default_factory=list)
+
+    def token(self) -> str | None:
+        """The configured API token, or None when unset or blank."""
+        if self.api_token is None:
+            return None
+        return self.api_token.get_secret_value().strip() or None
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

@@ -1,0 +1,96 @@
+"""The FastAPI app: built by `create_app`, which loads the model and the index once, at start-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from api.config import ApiSettings
+from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
+from api.routes import ask, documents, health, page
+from rag import __version__
+from rag.errors import IndexNotFound
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from rag.store import Snapshot
+
+log = logging.getLogger("api")
+
+
+def prepare_index(pipeline: Pipeline) -> Snapshot | None:
+    """Build the index from the seed articles when there is none, then load it (once).
+
+    With neither an index nor seeds the server still starts: /readyz answers 503 until the
+    first POST /documents creates the index.
+    """
+    store, seeds = pipeline.store, pipeline.settings.seeds_dir
+    if not store.exists():
+        if not seeds.is_dir():
+            log.warning(
+                "no index at %s and no seed folder at %s; POST /documents to start one",
+                store.root,
+                seeds,
+            )
+            return None
+        log.info("no index at %s yet; building it from %s", store.root, seeds)
+        report = pipeline.ensure_index()
+        for problem in report.skipped if report else []:
+            log.warning("skipped %s", problem)
+    try:
+        return pipeline.snapshot  # loaded on first use, then kept
+    except IndexNotFound as exc:  # the seed folder held no article
+        log.warning("%s", exc)
+        return None
+
+
+def create_app(
+    settings: Settings | None = None,
+    pipeline: Pipeline | None = None,
+    api_settings: ApiSettings | None = None,
+) -> FastAPI:
+    """The app; the pipeline (model + index) is built in the lifespan unless one is given."""
+    settings = settings or (pipeline.settings if pipeline else Settings())
+    api_settings = api_settings or settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ready = app.state.pipeline or await run_in_threadpool(Pipeline, settings)
+        snapshot = await run_in_threadpool(prepare_index, ready)
+        app.state.pipeline = ready
+        if snapshot is not None:
+            log.info(
+                "serving %d articles (%d chunks) from %s",
+                len(snapshot.articles),
+                len(snapshot.chunks),
+                ready.store.root,
+            )
+        yield
+
+    app = FastAPI(
+        title="conflict-rag",
+        version=__version__,
+        summary="Cited, extractive answers from conflict reporting.",
+        lifespan=lifespan,
+    )
+    app.state.pipeline = pipeline
+    app.state.api_settings = api_settings
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=api_settings.max_body_bytes)
+    if api_settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=api_settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    for module in (ask, documents, health, page):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
+    return app

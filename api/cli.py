@@ -1,0 +1,56 @@
+"""`rag serve`: the HTTP service under uvicorn (registered into `rag` by rag/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+MAX_PORT = 65535
+
+
+def log_to_stderr(level: str) -> None:
+    """Show the app's own log lines (index built, counts) next to uvicorn's, nothing else's."""
+    logger = logging.getLogger("api")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app, prepare_index
+    from rag.cli import _settings
+    from rag.pipeline import Pipeline
+
+    log_to_stderr(args.log_level)
+    settings = _settings(args)
+    # Load the model and the index before binding the port, so a bad model or a damaged
+    # index is one line on stderr (rag/cli.py prints RagError) instead of a traceback.
+    pipeline = Pipeline(settings)
+    prepare_index(pipeline)
+    if settings.token() is None:
+        logging.getLogger("api").warning("RAG_API_TOKEN is not set: write endpoints answer 403")
+    app = create_app(settings, pipeline)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def port_number(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-{MAX_PORT})")
+    return int(text)
+
+
+def register(sub: Any, add: Any) -> None:
+    p = add("serve", cmd_serve, "serve the HTTP API and the page to ask from")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    p.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )

@@ -1,0 +1,47 @@
+"""`rag check [--index DIR] [--json]`: verify the index and say exactly what is wrong (exit 1)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from rag.cli import _pipeline
+    from rag.integrity import inspect_index
+
+    store = _pipeline(args).store
+    report = inspect_index(store)
+    if args.json:
+        document = {
+            "index_dir": str(store.root),
+            "snapshot": report.snapshot,
+            "ok": report.ok,
+            "counts": report.counts,
+            "problems": [{"where": p.where, "message": p.message} for p in report.problems],
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    elif report.ok:
+        print(
+            f"index at {store.root} is whole: snapshot {report.snapshot}, "
+            f"{_count(report.counts.get('articles', 0), 'article')}, "
+            f"{_count(report.counts.get('chunks', 0), 'chunk')}; "
+            "checksums, counts, ids and offsets agree"
+        )
+    else:
+        print(f"index at {store.root}: {_count(len(report.problems), 'problem')}")
+        for problem in report.problems:
+            print(f"  {problem}")
+    return 0 if report.ok else 1
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add `rag check` to the CLI (called by rag.cli)."""
+    p = add("check", cmd_check, "verify the index: manifest, checksums, counts, ids, offsets")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
