@@ -70,7 +70,7 @@ def _question_run(args: argparse.Namespace) -> tuple[Any, list[Any], str]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.eval_report import render_gate, render_table, write_markdown
+    from rag.eval_report import pyplot, render_gate, render_table, write_markdown
     from rag.evaluation import check_gate, evaluate, load_gate
 
     if args.squad and args.files:
@@ -78,6 +78,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise RagError("--limit must be at least 1")
     gate = load_gate(Path(args.gate)) if args.gate else None  # a bad config fails before the run
+    if args.report:
+        pyplot()  # a missing chart library fails before the run, not after it
     pipeline, questions, name = _squad_run(args) if args.squad else _question_run(args)
     report = evaluate(pipeline, questions, name=name, progress=_progress(len(questions)))
     checks = check_gate(report.summary, gate) if gate is not None else []

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rag.errors import RagError
 from rag.evaluation import EvalReport, GateCheck
 
 
@@ -153,13 +154,14 @@ def render_gate(checks: Sequence[GateCheck]) -> str:
 
 
 # ----- Markdown + charts --------------------------------------------------------------------
-def _pyplot() -> Any:
+def pyplot() -> Any:
     try:
         import matplotlib
-    except ImportError as exc:
-        raise ImportError(
-            "the eval report's charts need matplotlib: pip install matplotlib"
-        ) from exc
+    except ImportError:
+        raise RagError(
+            "the eval report's charts need matplotlib: pip install matplotlib "
+            "(or install the project with its [test] extra)"
+        ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -167,7 +169,7 @@ def _pyplot() -> Any:
 
 
 def plot_calibration(summary: dict[str, Any], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     buckets = summary["calibration"]["buckets"]
     fig, ax = plt.subplots(figsize=(6, 4))
     mids = [(b["lo"] + b["hi"]) / 2 for b in buckets]
@@ -184,7 +186,7 @@ def plot_calibration(summary: dict[str, Any], path: Path) -> None:
 
 
 def plot_answer_types(summary: dict[str, Any], path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     types = summary["by_answer_type"]
     names = list(types)
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -7,6 +7,7 @@ A question set is JSONL, one question a line:
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import time
@@ -324,15 +325,42 @@ def calibration(
     return rows
 
 
-def _outcome_at(results: Sequence[QuestionResult], threshold: float) -> tuple[float, float]:
-    """Overall (EM, F1) had the answerer abstained below `threshold`."""
-    ems, f1s = [], []
-    for r in results:
-        answers = r.raw_confidence is not None and r.raw_confidence >= threshold
-        said = r.raw_answer if answers else None
-        ems.append(best_score(said, r.question.answers, exact_match))
-        f1s.append(best_score(said, r.question.answers, token_f1))
-    return sum(ems) / len(ems), sum(f1s) / len(f1s)
+class ThresholdSweep:
+    """Overall (EM, F1) at any abstention threshold, from each question's proposed answer.
+
+    Scores are computed once per question, so sweeping every threshold costs O(n log n).
+    """
+
+    def __init__(self, results: Sequence[QuestionResult]) -> None:
+        self.n = len(results)
+        rows = []
+        self.base_em = self.base_f1 = 0.0  # everyone abstains
+        for r in results:
+            golds = r.question.answers
+            abstain_em = best_score(None, golds, exact_match)
+            abstain_f1 = best_score(None, golds, token_f1)
+            self.base_em += abstain_em
+            self.base_f1 += abstain_f1
+            if r.raw_confidence is not None:
+                gain_em = best_score(r.raw_answer, golds, exact_match) - abstain_em
+                gain_f1 = best_score(r.raw_answer, golds, token_f1) - abstain_f1
+                rows.append((r.raw_confidence, gain_em, gain_f1))
+        rows.sort()
+        self.confidences = [c for c, _, _ in rows]
+        # suffix sums: what answering every question from position i on adds
+        self.gain_em = [0.0] * (len(rows) + 1)
+        self.gain_f1 = [0.0] * (len(rows) + 1)
+        for i in range(len(rows) - 1, -1, -1):
+            self.gain_em[i] = self.gain_em[i + 1] + rows[i][1]
+            self.gain_f1[i] = self.gain_f1[i + 1] + rows[i][2]
+
+    def at(self, threshold: float) -> tuple[float, float]:
+        """Overall (EM, F1) had the answerer abstained below `threshold`."""
+        i = bisect.bisect_left(self.confidences, threshold)
+        return (
+            (self.base_em + self.gain_em[i]) / self.n,
+            (self.base_f1 + self.gain_f1[i]) / self.n,
+        )
 
 
 def threshold_ranges(confidences: Iterable[float]) -> list[tuple[float, float]]:
@@ -356,11 +384,10 @@ def best_threshold(results: Sequence[QuestionResult], current: float) -> dict[st
     """
     if not results:
         return None
+    sweep = ThresholdSweep(results)
     best: tuple[tuple[float, float], float, float, float, float] | None = None
-    for lo, hi in threshold_ranges(
-        r.raw_confidence for r in results if r.raw_confidence is not None
-    ):
-        em, f1 = _outcome_at(results, hi)
+    for lo, hi in threshold_ranges(sweep.confidences):
+        em, f1 = sweep.at(hi)
         inside = lo < current <= hi or (lo == 0.0 and current <= hi)
         distance = 0.0 if inside else min(abs(current - lo), abs(current - hi))
         key = (round(f1, 9), -distance)
@@ -368,7 +395,7 @@ def best_threshold(results: Sequence[QuestionResult], current: float) -> dict[st
             best = (key, f1, em, lo, hi)
     assert best is not None
     _, f1, em, lo, hi = best
-    now_em, now_f1 = _outcome_at(results, current)
+    now_em, now_f1 = sweep.at(current)
     return {
         "threshold": round((lo + hi) / 2, 4),
         "range": [round(lo, 4), round(hi, 4)],

@@ -13,6 +13,7 @@ from rag.embedding import HashingEmbedder
 from rag.evaluation import (
     BadQuestionSet,
     EvalQuestion,
+    ThresholdSweep,
     check_gate,
     evaluate,
     gold_rank,
@@ -22,7 +23,7 @@ from rag.evaluation import (
     score_question,
     summarize,
 )
-from rag.metrics import best_score, exact_match
+from rag.metrics import best_score, exact_match, token_f1
 from rag.pipeline import Pipeline
 from rag.settings import PROJECT_ROOT, Settings
 from rag.squad import (
@@ -228,6 +229,39 @@ def test_best_threshold_is_the_best_range_nearest_the_current_one():
     assert best["range"] == [0.55, 0.6] and best["threshold"] == 0.575
     assert best["overall_em"] == 0.6 and best["overall_f1"] == 0.6
     assert best["current_em"] == 0.4  # replaying the current threshold gives the measured score
+
+
+def test_threshold_sweep_equals_replaying_each_threshold():
+    import random
+
+    rng = random.Random(1)
+    words = ["Kyiv", "Paris", "three", "the Kremlin", None]
+    results = [
+        score_question(
+            EvalQuestion(str(i), "?", tuple(rng.sample(words[:4], rng.randint(0, 2)))),
+            None,
+            abstained=True,
+            confidence=0.5,
+            answer_type="place",
+            raw_answer=(raw := rng.choice(words)),
+            raw_confidence=None if raw is None else round(rng.random(), 2),
+        )
+        for i in range(300)
+    ]
+    sweep = ThresholdSweep(results)
+    for threshold in (0.0, 0.13, 0.5, 0.505, 0.99, 1.0):
+        said = [
+            r.raw_answer if r.raw_confidence is not None and r.raw_confidence >= threshold else None
+            for r in results
+        ]
+        em = sum(
+            best_score(a, r.question.answers, exact_match)
+            for a, r in zip(said, results, strict=True)
+        )
+        f1 = sum(
+            best_score(a, r.question.answers, token_f1) for a, r in zip(said, results, strict=True)
+        )
+        assert sweep.at(threshold) == pytest.approx((em / 300, f1 / 300))
 
 
 def test_no_unanswerable_questions_means_no_abstention_score():
