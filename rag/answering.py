@@ -10,30 +10,27 @@ from typing import Any
 import numpy as np
 
 from rag.attribution import attribution
+from rag.describe import describe, modified_noun
 from rag.embedding import Embedder
+from rag.evidence import EvidenceScorer, ScoredSentence
 from rag.lexicon import Lexicon
 from rag.question import AnswerType, QuestionAnalysis, analyze_question
 from rag.retrieval import Passage
-from rag.sentences import Sentence, split_sentences
-from rag.spans import Candidate, EntityTyper, learn_entity_kinds, typed_candidates
+from rag.spans import Candidate, typed_candidates
 from rag.store import Snapshot
 from rag.text import Analyzer, words
 
 NO_ANSWER = "The sources do not say."
-NEIGHBOUR_WEIGHT = 0.7  # a question term found in an adjacent sentence counts this much
-PROPER_WEIGHT = 2.0  # names and places weigh more than common words
 SENTENCES_READ = 8  # best sentences searched for a span
 MAX_CITATIONS = 3
-DESCRIPTION_MAX_WORDS = 25
 # "how many X" vs the words after a number: cosine below the floor is no match, floor+span full.
 FOCUS_SIM_FLOOR = 0.3
 FOCUS_SIM_SPAN = 0.4
-# A question word missing from the text may be paraphrased ("injured" ~ "wounded"): word
-# embeddings above the floor earn up to SOFT_MAX of a match.
-SOFT_SIM_FLOOR = 0.55
-SOFT_SIM_SPAN = 0.2
-SOFT_MAX = 0.8
-WORD_CACHE_LIMIT = 100_000
+CURRENCY = re.compile(
+    r"[$€£₴₽¥]|\b(?:dollars?|euros?|pounds?|rubles?|roubles?|hryvnias?|hryvnia|yuan|yen|usd|eur)\b",
+    re.IGNORECASE,
+)
+CITY_NOUNS = {"city", "town", "village", "capital", "port", "settlement"}
 KIND_MATCH: dict[AnswerType, dict[AnswerType, float]] = {
     # Countries and institutions act in the news ("Russia accused ..."): a "who" may be one.
     AnswerType.PERSON: {
@@ -48,10 +45,7 @@ KIND_MATCH: dict[AnswerType, dict[AnswerType, float]] = {
     },
     AnswerType.PLACE: {AnswerType.PLACE: 1.0, AnswerType.ORGANIZATION: 0.3, AnswerType.PERSON: 0.3},
 }
-FUNCTION_LEAD = re.compile(
-    r"^(?:(?:that|to|was|were|is|are|be|been|by|of|as|for|with|on|in|it|has|have|had|being)\s+)+",
-    re.I,
-)
+ENTITY_TYPES = set(KIND_MATCH)
 
 
 @dataclass(frozen=True)
@@ -88,17 +82,6 @@ class Answer:
 
 
 @dataclass(frozen=True)
-class ScoredSentence:
-    passage: Passage
-    sentence: Sentence
-    score: float
-    coverage: float
-    similarity: float
-    matched: frozenset[str]
-    missing: float  # weighted share of question terms found nowhere near, not even paraphrased
-
-
-@dataclass(frozen=True)
 class Proposal:
     scored: ScoredSentence
     candidate: Candidate
@@ -116,121 +99,20 @@ class Answerer:
         self.analyzer = analyzer
         self.lexicon = lexicon
         self.abstain_threshold = abstain_threshold
-        self._word_vectors: dict[str, np.ndarray] = {}
+        self.evidence = EvidenceScorer(embedder, analyzer, lexicon)
 
-    def word_vectors(self, items: list[str]) -> dict[str, np.ndarray]:
-        """Embeddings of single words, cached for the life of the answerer."""
-        missing = sorted({w for w in items if w not in self._word_vectors})
-        if missing:
-            if len(self._word_vectors) > WORD_CACHE_LIMIT:
-                self._word_vectors.clear()
-            for w, vec in zip(missing, self.embedder.encode(missing), strict=True):
-                self._word_vectors[w] = vec
-        return {w: self._word_vectors[w] for w in items}
-
-    def _soft_credit(self, question_word: str, text_words: list[str]) -> float:
-        if not text_words:
-            return 0.0
-        vecs = self.word_vectors([question_word.lower(), *text_words])
-        q = vecs[question_word.lower()]
-        best = max(float(q @ vecs[w]) for w in text_words)
-        return SOFT_MAX * max(0.0, min(1.0, (best - SOFT_SIM_FLOOR) / SOFT_SIM_SPAN))
-
-    def _content_words(self, text: str) -> list[str]:
-        return sorted({t.text.lower() for t in words(text) if self.analyzer.term(t.text)})
-
-    # ----- article-level caches (per snapshot) ---------------------------------------------
-    def _sentences(self, snapshot: Snapshot, doc_id: str) -> list[Sentence]:
-        cache = snapshot.extras.setdefault("sentences", {})
-        if doc_id not in cache:
-            article = snapshot.articles[doc_id]
-            cache[doc_id] = [
-                s for a, b in article.spans() for s in split_sentences(article.text[a:b], a)
-            ]
-        return cache[doc_id]
-
-    def _typer(self, snapshot: Snapshot, doc_id: str) -> EntityTyper:
-        cache = snapshot.extras.setdefault("typers", {})
-        if doc_id not in cache:
-            base = EntityTyper(self.lexicon)
-            known = learn_entity_kinds([s.text for s in self._sentences(snapshot, doc_id)], base)
-            cache[doc_id] = EntityTyper(self.lexicon, known)
-        return cache[doc_id]
-
-    def _terms(self, snapshot: Snapshot, doc_id: str, sentence: Sentence) -> frozenset[str]:
-        cache = snapshot.extras.setdefault("sentence_terms", {})
-        key = (doc_id, sentence.start)
-        if key not in cache:
-            cache[key] = frozenset(self.analyzer.terms(sentence.text))
-        return cache[key]
-
-    def _vectors(
-        self, snapshot: Snapshot, keys: list[tuple[str, int]], texts: list[str]
-    ) -> np.ndarray:
-        cache: dict[tuple[str, int], np.ndarray] = snapshot.extras.setdefault(
-            "sentence_vectors", {}
-        )
-        missing = [i for i, k in enumerate(keys) if k not in cache]
-        if missing:
-            encoded = self.embedder.encode([texts[i] for i in missing])
-            for i, vec in zip(missing, encoded, strict=True):
-                cache[keys[i]] = vec
-        return np.stack([cache[k] for k in keys]) if keys else np.zeros((0, 1), np.float32)
-
-    # ----- scoring ------------------------------------------------------------------------
-    def score_sentences(
-        self,
-        qa: QuestionAnalysis,
-        query_vector: np.ndarray,
-        passages: list[Passage],
-        snapshot: Snapshot,
-    ) -> list[ScoredSentence]:
-        weights = {t: PROPER_WEIGHT if t in qa.proper_terms else 1.0 for t in qa.terms}
-        surface = dict(zip(qa.terms, qa.surfaces, strict=True))
-        total = sum(weights.values())
-        rows: list[tuple[Passage, Sentence, frozenset[str], float, float]] = []
-        seen: set[tuple[str, int]] = set()
-        for passage in passages:
-            sents = self._sentences(snapshot, passage.doc_id)
-            for idx, sent in enumerate(sents):
-                if sent.end <= passage.start or sent.start >= passage.end:
-                    continue
-                if (passage.doc_id, sent.start) in seen:
-                    continue
-                seen.add((passage.doc_id, sent.start))
-                own = self._terms(snapshot, passage.doc_id, sent)
-                around: set[str] = set()
-                for j in (idx - 1, idx + 1):
-                    if 0 <= j < len(sents):
-                        around |= self._terms(snapshot, passage.doc_id, sents[j])
-                covered, missing = 0.0, 0.0
-                for term, weight in weights.items():
-                    if term in own:
-                        covered += weight
-                    elif term in around:
-                        covered += NEIGHBOUR_WEIGHT * weight
-                    elif term in qa.proper_terms:  # names match exactly (aliases aside)
-                        missing += weight
-                    else:
-                        credit = self._soft_credit(surface[term], self._content_words(sent.text))
-                        covered += credit * weight
-                        missing += (1.0 - credit / SOFT_MAX) * weight
-                coverage = covered / total if total else 0.0
-                rows.append(
-                    (passage, sent, own & set(weights), coverage, missing / total if total else 1.0)
-                )
-        if not rows:
-            return []
-        keys = [(p.doc_id, s.start) for p, s, *_ in rows]
-        sims = self._vectors(snapshot, keys, [s.text for _, s, *_ in rows]) @ query_vector
-        scored = [
-            ScoredSentence(p, s, 0.5 * cov + 0.5 * max(float(sim), 0.0), cov, float(sim), m, miss)
-            for (p, s, m, cov, miss), sim in zip(rows, sims, strict=True)
-        ]
-        return sorted(scored, key=lambda r: -r.score)
-
+    # ----- factors ------------------------------------------------------------------------
     def _focus_factor(self, qa: QuestionAnalysis, sentence: str, cand: Candidate) -> float:
-        """For "how many X": does the number count X? 1.0 when X follows it, else similarity."""
+        """For "how many X": does the number count X? For "how much did it cost": is it money?"""
+        if qa.wants_money:
+            around = sentence[max(0, cand.start - 2) : cand.end + 25]
+            return (
+                1.0
+                if CURRENCY.search(cand.text)
+                or CURRENCY.match(around[len(cand.text) :].strip())
+                or CURRENCY.search(around[:3])
+                else 0.0
+            )
         if not qa.focus_terms:
             return 1.0
         following = words(sentence[cand.end :])[:4]
@@ -242,50 +124,47 @@ class Answerer:
         ]
         if not nearby:
             return 0.0
-        vecs = self.word_vectors([*qa.focus_terms, *nearby])
+        vecs = self.evidence.word_vectors([*qa.focus_terms, *nearby])
         similarity = max(float(vecs[f] @ vecs[w]) for f in qa.focus_terms for w in nearby)
         return max(0.0, min(1.0, (similarity - FOCUS_SIM_FLOOR) / FOCUS_SIM_SPAN))
 
-    def _proximity(self, sentence: str, cand: Candidate, matched: frozenset[str]) -> float:
-        positions = [t.start for t in words(sentence) if self.analyzer.term(t.text) in matched]
-        if not positions:
+    def _proximity(self, sentence: str, cand: Candidate, row: ScoredSentence) -> float:
+        """Mean closeness of the candidate to each matched question word (nearest occurrence)."""
+        if not row.hits:
             return 0.5
-        distance = min(
-            len(words(sentence[min(p, cand.start) : max(p, cand.start)])) for p in positions
-        )
-        return 1.0 / (1.0 + distance / 6.0)
+        nearest: dict[str, int] = {}
+        for hit in row.hits:
+            lo, hi = sorted((hit.start, cand.start))
+            if cand.start <= hit.start < cand.end:
+                continue
+            distance = len(words(sentence[lo:hi])) - (1 if hit.start < cand.start else 0)
+            key = self.analyzer.term(hit.text) or hit.text.lower()
+            nearest[key] = min(nearest.get(key, 10_000), max(distance, 0))
+        if not nearest:
+            return 0.5
+        return float(np.mean([1.0 / (1.0 + d / 6.0) for d in nearest.values()]))
 
-    def _role_factor(self, wanted: AnswerType, sentence: str, cand: Candidate) -> float:
-        """A place after "in"/"near" is a location: good for "where", poor for "who"."""
+    def _role_factor(self, qa: QuestionAnalysis, sentence: str, cand: Candidate) -> float:
+        """A place after "in"/"near" is a location: good for "where", poor for "who"; a
+        "which city" is not answered by a country."""
         before = sentence[: cand.start].split()
         located = bool(before) and before[-1].lower() in self.lexicon.place_prepositions
-        if cand.kind is AnswerType.PLACE and wanted is AnswerType.PLACE:
+        if cand.kind is AnswerType.PLACE and qa.answer_type is AnswerType.PLACE:
+            if CITY_NOUNS & set(qa.wh) and cand.text.lower().strip(".") in self.lexicon.countries:
+                return 0.2
             return 1.0 if located else 0.8
         if cand.kind is AnswerType.PLACE and located:
             return 0.25
         return 1.0
 
-    def _describe(self, scored: ScoredSentence) -> Candidate | None:
-        """A descriptive span: what follows the last question term, to the end of its clause."""
-        text = scored.sentence.text
-        toks = words(text)
-        hits = [i for i, t in enumerate(toks) if self.analyzer.term(t.text) in scored.matched]
-        if not hits:
-            return None
-        after = text[toks[hits[-1]].end :]
-        clause = re.split(r"[,;:“”\"()]|\s[–—-]\s|\.$", after)[0]
-        span = FUNCTION_LEAD.sub("", clause.strip())
-        if len(span.split()) < 2:
-            before = text[: toks[hits[0]].start]
-            clause = re.split(r"[,;:]", before)[-1]
-            span = FUNCTION_LEAD.sub("", clause.strip())
-        span = " ".join(span.split()[:DESCRIPTION_MAX_WORDS]).rstrip(".,;: ")
-        if len(span.split()) < 2:
-            return None
-        start = text.find(span)
-        if start < 0:
-            return None
-        return Candidate(start, start + len(span), span, AnswerType.DESCRIPTION, None, False)
+    def _descriptions(self, qa: QuestionAnalysis, row: ScoredSentence) -> list[Candidate]:
+        text = row.sentence.text
+        if qa.wh:
+            noun = self.analyzer.term(qa.wh[0])
+            found = modified_noun(text, words(text), noun, self.analyzer.term) if noun else None
+            if found is not None:
+                return [found]
+        return describe(text, list(row.hits), set(qa.terms), self.analyzer.term)
 
     def propose(
         self, qa: QuestionAnalysis, scored: list[ScoredSentence], snapshot: Snapshot
@@ -294,27 +173,27 @@ class Answerer:
         for row in scored[:SENTENCES_READ]:
             sentence = row.sentence.text
             if qa.answer_type is AnswerType.DESCRIPTION:
-                described = self._describe(row)
-                cands = [described] if described else []
+                cands = self._descriptions(qa, row)
             else:
-                cands = typed_candidates(
-                    sentence, qa.answer_type, self._typer(snapshot, row.passage.doc_id)
-                )
+                typer = self.evidence.typer(snapshot, row.passage.doc_id)
+                cands = typed_candidates(sentence, qa.answer_type, typer)
             for cand in cands:
                 cand_terms = set(self.analyzer.terms(cand.text))
                 if cand_terms and cand_terms <= set(qa.terms):
                     continue  # the question's own words are not its answer
+                if qa.answer_type in ENTITY_TYPES and cand_terms & qa.proper_terms:
+                    continue  # nor is a name the question already gives
                 kind = 1.0
                 if qa.answer_type in KIND_MATCH:
                     kind = KIND_MATCH[qa.answer_type].get(cand.kind, 0.0)
                     kind *= 1.0 if cand.confident else 0.8
-                    kind *= self._role_factor(qa.answer_type, sentence, cand)
+                    kind *= self._role_factor(qa, sentence, cand)
                 if qa.answer_type is AnswerType.DESCRIPTION:
-                    kind = 0.8
+                    kind = 0.8 * (cand.value if isinstance(cand.value, float) else 1.0)
                 focus = 1.0
                 if qa.answer_type is AnswerType.COUNT:
                     focus = self._focus_factor(qa, sentence, cand)
-                prox = self._proximity(sentence, cand, row.matched)
+                prox = self._proximity(sentence, cand, row)
                 score = row.score * (0.4 + 0.6 * prox) * kind * focus
                 confidence = _confidence(row, kind, focus, prox)
                 proposals.append(Proposal(row, cand, score, confidence))
@@ -330,7 +209,7 @@ class Answerer:
         answer_passages: int,
     ) -> Answer:
         qa = analyze_question(question, self.analyzer)
-        scored = self.score_sentences(qa, query_vector, passages[:answer_passages], snapshot)
+        scored = self.evidence.score(qa, query_vector, passages[:answer_passages], snapshot)
         proposals = self.propose(qa, scored, snapshot)
         if not proposals or proposals[0].confidence < self.abstain_threshold:
             confidence = 1.0 - proposals[0].confidence if proposals else 1.0
@@ -385,6 +264,8 @@ def _confidence(row: ScoredSentence, kind: float, focus: float, prox: float) -> 
         + 2.5 * focus
         + 0.5 * prox
         - 5.0 * row.missing
+        - 2.5 * row.name_missing
+        - 3.0 * (row.direct < 0.05)
     )
     return 1.0 / (1.0 + math.exp(-z))
 

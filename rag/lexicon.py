@@ -21,6 +21,8 @@ class Lexicon:
     reporting_verbs: frozenset[str]
     months: frozenset[str]
     weekdays: frozenset[str]
+    countries: frozenset[str]
+    group_nouns: frozenset[str]
 
 
 @lru_cache(maxsize=2)

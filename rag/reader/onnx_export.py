@@ -1,0 +1,117 @@
+"""Optional ONNX Runtime backend: the merged reader exported once, int8-quantized, then cached.
+
+The ONNX file is derived data (base + adapter), never committed: it is rebuilt when missing, under
+a name made of both checksums, so a new adapter or base can never run with a stale export.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rag.reader.artifact import ReaderError, ReaderManifest
+from rag.reader.model import SpanReader
+
+OPSET = 17
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUTS = ("start_logits", "end_logits")
+CACHE_SUBDIR = "onnx"  # git-ignored, inside the artifact folder when writable
+
+
+def export_onnx(module: SpanReader, path: Path) -> Path:
+    """Write the (merged) reader as an ONNX graph with dynamic batch and length."""
+    module = module.eval()
+    example = tuple(torch.ones((1, 8), dtype=torch.int64) for _ in INPUTS)
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, *OUTPUTS)}
+    tmp = path.with_name(path.name + ".tmp")
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about Python control flow in BERT
+        torch.onnx.export(
+            module,
+            example,
+            str(tmp),
+            input_names=list(INPUTS),
+            output_names=list(OUTPUTS),
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            dynamo=False,  # the TorchScript exporter needs no onnxscript
+        )
+    os.replace(tmp, path)
+    return path
+
+
+def quantize_int8(source: Path, target: Path) -> Path:
+    """Dynamic int8 quantization of the weights (activations stay float)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = target.with_name(target.name + ".tmp")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # onnxruntime's advice to pre-process goes to the root logger
+    try:
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    os.replace(tmp, target)
+    return target
+
+
+class OnnxSpanModel:
+    """The SpanModel protocol over an ONNX Runtime CPU session."""
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ReaderError(
+                "the ONNX reader backend needs onnxruntime: pip install onnxruntime onnx"
+            ) from exc
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session: Any = ort.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+
+    def __call__(
+        self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        feeds = dict(zip(INPUTS, (input_ids, attention_mask, token_type_ids), strict=True))
+        start, end = self.session.run(list(OUTPUTS), feeds)
+        return start, end
+
+
+def cache_dir(artifact_dir: Path) -> Path:
+    """The artifact's own onnx/ folder, or a temporary one where the artifact is read-only."""
+    for candidate in (artifact_dir / CACHE_SUBDIR, Path(tempfile.gettempdir()) / "rag-reader-onnx"):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(candidate, os.W_OK):
+            return candidate
+    raise ReaderError(f"no writable folder for the ONNX export (tried {artifact_dir / CACHE_SUBDIR})")
+
+
+def onnx_span_model(
+    module: SpanReader, manifest: ReaderManifest, artifact_dir: Path, *, quantize: bool = True
+) -> OnnxSpanModel:
+    """Export (once) and open the reader as an ONNX Runtime session."""
+    folder = cache_dir(artifact_dir)
+    stem = f"reader-{manifest.base_sha256[:12]}-{manifest.adapter_sha256[:12]}"
+    fp32 = folder / f"{stem}-fp32.onnx"
+    if not fp32.is_file():
+        export_onnx(module, fp32)
+    if not quantize:
+        return OnnxSpanModel(fp32)
+    int8 = folder / f"{stem}-int8.onnx"
+    if not int8.is_file():
+        quantize_int8(fp32, int8)
+    return OnnxSpanModel(int8)

@@ -1,0 +1,277 @@
+"""Train the reader's LoRA adapter and head; write the artifact, its model card and its metrics.
+
+    python -m rag.reader.train --out rag/data/reader             # the full run (one GPU: ~2 min)
+    python -m rag.reader.train --out /tmp/r --max-examples 64 --epochs 1 --max-eval 64   # smoke
+
+Seeded: the sample, the initialization and the batch order depend only on --seed (GPU kernels
+may still differ in the last bits between runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rag.embedding import BUNDLED_MODEL_NAME, bundled_model_path, weights_checksum
+from rag.reader.artifact import METRICS_FILE, ReaderManifest, save_artifact
+from rag.reader.card import write_model_card
+from rag.reader.data import DEFAULT_DATA_DIR, DataMissing, QAExample, load_split
+from rag.reader.features import answer_positions, encode
+from rag.reader.inference import Reader, TorchSpanModel
+from rag.reader.model import LoraSettings, SpanReader, adapter_tensors, build_reader, load_tokenizer
+from rag.reader.validation import read_all, score
+
+BASE_SOURCE_FILE = "base-source.json"  # beside a reduced-precision copy of the base (pack.py)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m rag.reader.train", description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, required=True, help="artifact folder to write")
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="holds squadshifts/, squad/")
+    p.add_argument("--base", type=Path, default=None, help="base model folder (default: bundled)")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=3e-4, help="learning rate of the LoRA matrices")
+    p.add_argument("--head-lr", type=float, default=None, help="of the head (default: --lr)")
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--warmup", type=float, default=0.06, help="share of steps warming up")
+    p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--alpha", type=int, default=32)
+    p.add_argument("--lora-dropout", type=float, default=0.1)
+    p.add_argument("--max-seq-len", type=int, default=256)
+    p.add_argument("--stride", type=int, default=128, help="tokens shared by adjacent windows")
+    p.add_argument("--max-question-tokens", type=int, default=64)
+    p.add_argument("--max-answer-tokens", type=int, default=30)
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--max-examples", type=int, default=None, help="train on a seeded sample")
+    p.add_argument("--max-eval", type=int, default=None, help="validate on a seeded sample")
+    p.add_argument("--eval-batch-size", type=int, default=256)
+    p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    return p.parse_args(argv)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def sample(examples: list[QAExample], limit: int | None, seed: int) -> list[QAExample]:
+    if limit is None or limit >= len(examples):
+        return examples
+    picked = sorted(random.Random(seed).sample(range(len(examples)), limit))
+    return [examples[i] for i in picked]
+
+
+def base_identity(base_dir: Path) -> tuple[str, dict[str, Any]]:
+    """sha256 of the base's original weights, and a note when training reads a packed copy."""
+    actual = weights_checksum(base_dir)
+    source = base_dir / BASE_SOURCE_FILE
+    if not source.is_file():
+        return actual, {}
+    info = json.loads(source.read_text(encoding="utf-8"))
+    if info.get("copy_sha256") != actual:
+        raise SystemExit(f"{base_dir}: the packed base does not match {BASE_SOURCE_FILE}; repack it")
+    return str(info["original_sha256"]), {"base_copy": info.get("note", "packed copy")}
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"1x {torch.cuda.get_device_name(device)}"
+    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def train_features(
+    tokenizer: Any, examples: list[QAExample], args: argparse.Namespace
+) -> dict[str, torch.Tensor]:
+    encoded = encode(
+        tokenizer,
+        [e.question for e in examples],
+        [e.context for e in examples],
+        max_seq_len=args.max_seq_len,
+        stride=args.stride,
+        max_question_tokens=args.max_question_tokens,
+        pad_to_max=True,
+    )
+    starts, ends = answer_positions(
+        encoded,
+        np.array([e.answer_start for e in examples], dtype=np.int64),
+        np.array([e.answer_end for e in examples], dtype=np.int64),
+    )
+    return {
+        "input_ids": torch.from_numpy(encoded.input_ids),
+        "attention_mask": torch.from_numpy(encoded.attention_mask),
+        "token_type_ids": torch.from_numpy(encoded.token_type_ids),
+        "start": torch.from_numpy(starts),
+        "end": torch.from_numpy(ends),
+    }
+
+
+def fit(
+    reader: SpanReader, features: dict[str, torch.Tensor], args: argparse.Namespace, device: torch.device
+) -> list[float]:
+    """AdamW over the LoRA matrices and the head, linear warm-up and decay; mean loss per epoch."""
+    features = {k: v.to(device) for k, v in features.items()}
+    lora = [p for n, p in reader.named_parameters() if p.requires_grad and not n.startswith("head.")]
+    head = list(reader.head.parameters())
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": lora, "lr": args.lr},
+            {"params": head, "lr": args.head_lr or args.lr},
+        ],
+        weight_decay=args.weight_decay,
+    )
+    n = len(features["start"])
+    steps_per_epoch = (n + args.batch_size - 1) // args.batch_size
+    total = max(1, steps_per_epoch * args.epochs)
+    warmup = max(1, int(args.warmup * total))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+    )
+    generator = torch.Generator().manual_seed(args.seed)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    cuda = device.type == "cuda"
+    losses = []
+    reader.train()
+    for epoch in range(args.epochs):
+        order = torch.randperm(n, generator=generator).to(device)
+        running, began = 0.0, time.perf_counter()
+        for lo in range(0, n, args.batch_size):
+            idx = order[lo : lo + args.batch_size]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+                start, end = reader(
+                    features["input_ids"][idx],
+                    features["attention_mask"][idx],
+                    features["token_type_ids"][idx],
+                )
+            loss = (loss_fn(start, features["start"][idx]) + loss_fn(end, features["end"][idx])) / 2
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(lora + head, 1.0)
+            optimizer.step()
+            schedule.step()
+            running += float(loss.detach()) * len(idx)
+        losses.append(running / n)
+        took = time.perf_counter() - began
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {losses[-1]:.4f} ({took:.1f} s)", flush=True)
+    reader.eval()
+    return losses
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    began = time.perf_counter()
+    seed_everything(args.seed)
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+    base_dir = args.base or bundled_model_path()
+    base_sha, base_note = base_identity(base_dir)
+    split = load_split(args.data_dir)
+    train = sample(split.train, args.max_examples, args.seed)
+    validation = sample(split.validation, args.max_eval, args.seed)
+    print(f"{len(train)} training questions, {len(validation)} validation questions", flush=True)
+
+    tokenizer = load_tokenizer(base_dir)
+    t0 = time.perf_counter()
+    features = train_features(tokenizer, train, args)
+    tokenize_s = time.perf_counter() - t0
+    print(f"{len(features['start'])} training windows ({tokenize_s:.1f} s to tokenize)", flush=True)
+
+    lora = LoraSettings(args.rank, args.alpha, args.lora_dropout)
+    reader = build_reader(base_dir, lora, seed=args.seed).to(device)
+    t0 = time.perf_counter()
+    losses = fit(reader, features, args, device)
+    train_s = time.perf_counter() - t0
+
+    manifest = ReaderManifest(
+        base_model=BUNDLED_MODEL_NAME,
+        base_sha256=base_sha,
+        lora=lora,
+        max_seq_len=args.max_seq_len,
+        stride=args.stride,
+        max_question_tokens=args.max_question_tokens,
+        max_answer_tokens=args.max_answer_tokens,
+        adapter_sha256="",
+    )
+    t0 = time.perf_counter()
+    evaluator = Reader(
+        TorchSpanModel(reader, str(device)), tokenizer, manifest, batch_size=args.eval_batch_size
+    )
+    scores, calibration = score(read_all(evaluator, validation))
+    eval_s = time.perf_counter() - t0
+    trainable = sum(p.numel() for p in reader.parameters() if p.requires_grad)
+    settings = {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "out"
+    }
+    training = {
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "head_lr": args.head_lr or args.lr,
+        "train_questions": len(train),
+        "train_windows": len(features["start"]),
+        "validation_questions": len(validation),
+        "trainable_parameters": trainable,
+        "hardware": hardware(device),
+        "train_seconds": round(train_s, 1),
+        **base_note,
+    }
+    manifest = save_artifact(
+        args.out,
+        adapter_tensors(reader),
+        ReaderManifest(**{**manifest.__dict__, "calibration": calibration, "training": training}),
+    )
+    metrics = {
+        "validation": scores,
+        "epoch_loss": [round(x, 5) for x in losses],
+        "timing_seconds": {
+            "tokenize": round(tokenize_s, 1),
+            "train": round(train_s, 1),
+            "validate": round(eval_s, 1),
+            "total": round(time.perf_counter() - began, 1),
+        },
+        "hardware": hardware(device),
+        "torch": torch.__version__,
+        "data": split.counts | {"validation_articles": split.validation_titles},
+        "settings": settings,
+        "adapter_sha256": manifest.adapter_sha256,
+        "base_sha256": base_sha,
+        **base_note,
+    }
+    (args.out / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_model_card(args.out, manifest, metrics)
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    args = parse_args(argv)
+    try:
+        metrics = run(args)
+    except DataMissing as exc:
+        print(f"rag.reader.train: {exc}", file=sys.stderr)
+        return 1
+    v = metrics["validation"]
+    print(
+        f"validation: answerable EM {v['answerable_em']} F1 {v['answerable_f1']}; "
+        f"overall F1 {v.get('overall_f1')}; unanswerable abstained {v.get('unanswerable_abstained')}%; "
+        f"train {metrics['timing_seconds']['train']} s on {metrics['hardware']}; wrote {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
