@@ -147,6 +147,9 @@ class Answerer:
     def _role_factor(self, qa: QuestionAnalysis, sentence: str, cand: Candidate) -> float:
         """A place after "in"/"near" is a location: good for "where", poor for "who"; a
         "which city" is not answered by a country."""
+        if qa.owned:  # "whose spokesperson": the name right before "'s spokesperson"
+            owner = re.match(rf"['’]s\s+{re.escape(qa.owned)}", sentence[cand.end :], re.I)
+            return 1.0 if owner else 0.5
         before = sentence[: cand.start].split()
         located = bool(before) and before[-1].lower() in self.lexicon.place_prepositions
         if cand.kind is AnswerType.PLACE and qa.answer_type is AnswerType.PLACE:

@@ -50,6 +50,8 @@ EDGE_WORDS = {
     "will",
     "could",
 }
+TRAILING_ONLY = {"the", "a", "an", "its", "their", "his", "her"}
+EDGE_WORDS |= {"did", "does", "do", "not", "he", "she", "they", "we", "this", "these", "those"}
 OPENING = r"^[\s“\"'‘]+"
 CLOSING = r"[\s”\"'’.,;:]+$"
 
@@ -63,7 +65,8 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
             start += lead.end()
             continue
         first = re.match(r"[\w'’-]+", piece)
-        if first and first.group().lower() in EDGE_WORDS:
+        past_verb = first and re.fullmatch(r"[a-z]{3,}ed", first.group()) and " " in piece.strip()
+        if first and (first.group().lower() in EDGE_WORDS or past_verb):
             start += first.end()
             continue
         break
@@ -74,7 +77,7 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
             end = start + tail.start()
             continue
         last = re.search(r"[\w'’-]+$", piece)
-        if last and last.group().lower() in EDGE_WORDS:
+        if last and last.group().lower() in EDGE_WORDS | TRAILING_ONLY:
             end = start + last.start()
             continue
         break
@@ -86,14 +89,15 @@ def segments(text: str, hits: list[Token]) -> list[tuple[int, int, float]]:
     right after a matched word (its object) scores 1.0, right before it 0.6."""
     out: list[tuple[int, int, float]] = []
     breaks = sorted({m.start() for m in CLAUSE.finditer(text)} | {len(text)})
-    for hit in hits:
+    for n, hit in enumerate(hits):
+        after_prior = 1.0 if n == len(hits) - 1 else 0.8  # the object of the last matched word
         following = [b for b in breaks if b >= hit.end] + [
             t.start for t in hits if t.start > hit.end
         ]
         end = min(following) if following else len(text)
         start, end = _trim(text, hit.end, end)
         if start < end:
-            out.append((start, end, 1.0))
+            out.append((start, end, after_prior))
         preceding = [b + 1 for b in breaks if b < hit.start] + [
             t.end for t in hits if t.end < hit.start
         ]
@@ -142,6 +146,8 @@ def describe(text: str, hits: list[Token], question_terms: set[str], term_of) ->
             continue
         if all(w.lower() in STOPWORDS for w in words_in):
             continue
+        content = [w for w in words_in if w.lower() not in STOPWORDS]
+        prior *= min(1.0, len(content) / 2)  # a bare word is rarely the whole description
         cand = Candidate(start, end, text[start:end], AnswerType.DESCRIPTION, prior, False)
         out.append(cand)
     return out

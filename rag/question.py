@@ -71,6 +71,7 @@ class QuestionAnalysis:
     proper_terms: frozenset[str]  # terms from capitalized words: names weigh more
     wh: tuple[str, ...] = ()  # the words of a which/what phrase ("former", "u.s", "president")
     wants_money: bool = False  # "how much did it cost": an amount of money, not a count
+    owned: str | None = None  # "whose spokesperson": the answer owns a "spokesperson"
 
 
 AUXILIARIES = r"did|does|do|was|were|is|are|has|have|had|will|would|can|could|should|may|might"
@@ -186,7 +187,11 @@ def analyze_question(question: str, analyzer: Analyzer) -> QuestionAnalysis:
         if tok.text[:1].isupper() and i > 0:
             proper.add(term)
     focus: list[str] = []
-    match = re.search(r"\bhow (?:many|much)\s+(.*)", question, re.IGNORECASE)
+    match = re.search(
+        r"\b(?:how (?:many|much)|(?:what|which) (?:number|amount|quantity) of)\s+(.*)",
+        question,
+        re.IGNORECASE,
+    )
     if match:
         for tok in words(match.group(1)):
             if tok.text.lower() in FOCUS_STOP:
@@ -204,4 +209,9 @@ def analyze_question(question: str, analyzer: Analyzer) -> QuestionAnalysis:
         frozenset(proper),
         tuple(wh_words(question)),
         bool(MONEY.search(question)),
+        (
+            whose.group(1).lower()
+            if (whose := re.search(r"\bwhose\s+([\w-]+)", question, re.I))
+            else None
+        ),
     )
