@@ -14,7 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from api.config import ApiSettings
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import ask, documents, health, page
+from api.metrics import create_metrics
+from api.request_context import RequestContext
+from api.routes import ask, documents, health, metrics, page
 from rag import __version__
 from rag.errors import IndexNotFound
 from rag.pipeline import Pipeline
@@ -81,6 +83,7 @@ def create_app(
     )
     app.state.pipeline = pipeline
     app.state.api_settings = api_settings
+    app.state.metrics = create_metrics(lambda: app.state.pipeline)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=api_settings.max_body_bytes)
     if api_settings.cors_origins:
@@ -90,7 +93,9 @@ def create_app(
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (ask, documents, health, page):
+    # Added last, so outermost: it sees every response, 413s and CORS refusals included.
+    app.add_middleware(RequestContext, metrics=app.state.metrics)
+    for module in (ask, documents, health, metrics, page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     return app

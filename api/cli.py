@@ -6,19 +6,12 @@ import argparse
 import logging
 from typing import Any
 
+from api.config import OpsSettings
+from api.logs import configure_logging
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MAX_PORT = 65535
-
-
-def log_to_stderr(level: str) -> None:
-    """Show the app's own log lines (index built, counts) next to uvicorn's, nothing else's."""
-    logger = logging.getLogger("api")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(level.upper())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -28,7 +21,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from rag.cli import _settings
     from rag.pipeline import Pipeline
 
-    log_to_stderr(args.log_level)
+    configure_logging(args.log_level, OpsSettings().log_json)
     settings = _settings(args)
     # Load the model and the index before binding the port, so a bad model or a damaged
     # index is one line on stderr (rag/cli.py prints RagError) instead of a traceback.
@@ -37,7 +30,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.token() is None:
         logging.getLogger("api").warning("RAG_API_TOKEN is not set: write endpoints answer 403")
     app = create_app(settings, pipeline)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # Our middleware writes the access lines (with request ids and timings); uvicorn's own
+    # logging setup would replace the handlers configure_logging installed.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
     return 0
 
 

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.config import ApiSettings
 from api.errors import ApiError
+from api.metrics import Metrics
 from rag.pipeline import Pipeline
 
 
@@ -24,8 +25,14 @@ async def get_api_settings(request: Request) -> ApiSettings:
     return api_settings
 
 
+async def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 ApiSettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 BEARER = HTTPBearer(auto_error=False, description="The server's RAG_API_TOKEN.")

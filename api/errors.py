@@ -17,6 +17,7 @@ from rag.errors import RagError
 log = logging.getLogger("api")
 
 MAX_LISTED_PROBLEMS = 5  # validation problems spelled out in one message
+FASTAPI_UNPARSABLE_BODY = "There was an error parsing the body"  # fastapi/routing.py
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -89,6 +90,17 @@ def describe(error: dict[str, Any]) -> str:
     return f"{name}: {message}" if name else message
 
 
+def unparsable_body_message(cause: BaseException | None) -> str:
+    """Why FastAPI could not read a JSON body, in words (it only says "error parsing")."""
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the request body is not valid UTF-8 (bad byte at position {cause.start})"
+    if isinstance(cause, RecursionError):
+        return "the request body is JSON nested too deeply to read"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "the request body holds a number with too many digits to read"
+    return "the request body could not be read as JSON"
+
+
 def validation_response(errors: Sequence[Any]) -> JSONResponse:
     problems = [dict(e) for e in errors]
     if any(p.get("type") == "json_invalid" for p in problems):
@@ -130,6 +142,8 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"nothing at {request.url.path}; the endpoints are listed at /docs"
         elif exc.status_code == 405:
             message = f"{request.method} is not allowed on {request.url.path}; see /docs"
+        elif exc.status_code == 400 and exc.detail == FASTAPI_UNPARSABLE_BODY:
+            code, message = "malformed_json", unparsable_body_message(exc.__cause__)
         else:
             message = str(exc.detail)
         return error_response(exc.status_code, code, message, headers=exc.headers)

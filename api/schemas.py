@@ -204,12 +204,21 @@ def parse_articles(body: Any, max_batch: int) -> list[Article]:
             "(RAG_MAX_BATCH); send them in several requests",
         )
     articles, problems = [], []
+    first_of: dict[str, int] = {}  # id -> position of its first record
     for i, record in enumerate(records):
         where = f"documents[{i}]" if isinstance(body, list) else "document"
         try:
-            articles.append(article_from_record(record, where))
+            article = article_from_record(record, where)
         except BadDocument as exc:
             problems.append(str(exc))
+            continue
+        if article.id in first_of:  # which one should win is the client's call, not ours
+            problems.append(
+                f"{where}: id {article.id!r} is already used by documents[{first_of[article.id]}] "
+                "in this request; send each article once"
+            )
+        first_of.setdefault(article.id, i)
+        articles.append(article)
     if problems:
         raise ApiError(
             422,

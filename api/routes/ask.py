@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from api.deps import PipelineDep, require_json, require_reader
+from api.deps import MetricsDep, PipelineDep, require_json, require_reader
 from api.schemas import MAX_TOP_K, AnswerOut, AskRequest, ErrorOut, FiltersIn, SearchOut
 
 router = APIRouter(dependencies=[Depends(require_reader)], tags=["questions"])
@@ -41,9 +41,10 @@ async def query_filters(
     dependencies=[Depends(require_json)],
     summary="Answer a question from the sources, with citations, or abstain",
 )
-def ask(body: AskRequest, pipeline: PipelineDep) -> JSONResponse:
+def ask(body: AskRequest, pipeline: PipelineDep, metrics: MetricsDep) -> JSONResponse:
     filters = body.filters.to_filters() if body.filters else None
     answer = pipeline.ask(body.question, body.top_k, filters)
+    metrics.observe_answer(answer.abstained)
     return JSONResponse(answer.to_dict())
 
 

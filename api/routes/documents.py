@@ -77,7 +77,7 @@ def get_document(doc_id: str, pipeline: PipelineDep) -> dict[str, Any]:
 @router.post(
     "",
     response_model=IngestOut,
-    responses=ERRORS,
+    responses={**ERRORS, 201: {"model": IngestOut, "description": "Some articles were added"}},
     dependencies=[Depends(require_writer), Depends(require_json)],
     summary="Add or replace articles (one object or a list); all or nothing",
     openapi_extra={
