@@ -12,9 +12,11 @@ from typing import Protocol
 import numpy as np
 
 from rag.errors import ModelNotFound
+from rag.query_encoder import Backend, ShortTextEncoder, VectorCache, make_short_encoder
 
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
+SHORT_CALL_MAX_TEXTS = 32  # calls this small are query-time work: the fast path and the cache
 
 
 class Embedder(Protocol):
@@ -52,10 +54,36 @@ def weights_checksum(model_dir: Path) -> str:
     raise ModelNotFound(f"no weights ({', '.join(WEIGHT_FILES)}) in model folder {model_dir}")
 
 
-class SentenceTransformerEmbedder:
-    """A local sentence-transformers model on the CPU; never downloads anything."""
+def _encoder_options() -> tuple[Backend, int, Path]:
+    """Backend, cache size and cache folder from the RAG_ environment, for callers passing none."""
+    from pydantic import ValidationError
 
-    def __init__(self, model_path: str | None = None, batch_size: int = 64) -> None:
+    from rag.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError:  # the edge that built its own Settings has reported it
+        settings = Settings.model_construct()
+    return settings.embedding_backend, settings.embedding_cache_size, settings.cache_dir
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model on the CPU; never downloads anything.
+
+    Large calls (ingestion) go through `SentenceTransformer.encode`; calls of a few texts
+    (questions, the answerer's words and sentences) take the direct path of
+    rag/query_encoder.py, PyTorch or ONNX Runtime, behind an LRU cache.
+    """
+
+    def __init__(
+        self,
+        model_path: str | None = None,
+        batch_size: int = 64,
+        *,
+        backend: Backend | None = None,
+        cache_size: int | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
         path = Path(model_path) if model_path else bundled_model_path()
         if not path.is_dir():
             raise ModelNotFound(
@@ -72,6 +100,12 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.dim = int(self.model.get_embedding_dimension() or 0)
+        env_backend, env_cache_size, env_cache_dir = _encoder_options()
+        self.backend: Backend = backend or env_backend
+        self.cache = VectorCache(env_cache_size if cache_size is None else cache_size)
+        self.short: ShortTextEncoder | None = make_short_encoder(
+            self.model, path, self.backend, cache_dir or env_cache_dir, self.fingerprint
+        )
 
     @cached_property
     def fingerprint(self) -> str:
@@ -80,6 +114,12 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.short is not None and len(texts) <= SHORT_CALL_MAX_TEXTS and not show_progress:
+            return self._encode_short(texts)
+        return self.encode_bulk(texts, show_progress=show_progress)
+
+    def encode_bulk(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """`SentenceTransformer.encode`, batched and sorted by length (ingestion)."""
         vectors = self.model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -88,6 +128,17 @@ class SentenceTransformerEmbedder:
             show_progress_bar=show_progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _encode_short(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.short is not None
+        found = [self.cache.get(t) for t in texts]
+        missing = list(dict.fromkeys(t for t, v in zip(texts, found, strict=True) if v is None))
+        if missing:
+            fresh = dict(zip(missing, self.short.encode(missing), strict=True))
+            for text, vector in fresh.items():
+                self.cache.put(text, vector)
+            found = [fresh[t] if v is None else v for t, v in zip(texts, found, strict=True)]
+        return np.stack(found).astype(np.float32, copy=False)
 
 
 class HashingEmbedder:

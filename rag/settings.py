@@ -44,6 +44,30 @@ class Settings(BaseSettings):
     max_article_chars: int = Field(default=5_000_000, ge=1)
     keep_snapshots: int = Field(default=2, ge=1, description="Snapshots kept after a write.")
 
+    # Vector index (rag/vector_index.py) and query encoder (rag/embedding.py)
+    index_type: Literal["auto", "flat", "hnsw", "ivf"] = Field(
+        default="auto",
+        description="auto: exact (flat) below index_auto_threshold chunks, HNSW from there on.",
+    )
+    index_auto_threshold: int = Field(default=50_000, ge=1, description="Chunks: flat below.")
+    hnsw_m: int = Field(default=32, ge=4, le=128, description="HNSW links per node.")
+    hnsw_ef_construction: int = Field(default=80, ge=8, le=2048)
+    hnsw_ef_search: int = Field(default=128, ge=8, le=4096, description="HNSW search breadth.")
+    ivf_nlist: int = Field(default=0, ge=0, description="IVF lists; 0: about 4 * sqrt(chunks).")
+    ivf_nprobe: int = Field(default=32, ge=1, description="IVF lists searched per query.")
+    index_mmap: bool = Field(default=True, description="Memory-map vectors and flat storage.")
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        default="torch",
+        description="Encoder for questions and short texts: PyTorch, or ONNX Runtime (opt-in).",
+    )
+    embedding_cache_size: int = Field(
+        default=4096, ge=0, description="Short texts whose embeddings are kept (LRU); 0: off."
+    )
+    cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "conflict-rag",
+        description="Where derived files (the ONNX export of the model) are kept.",
+    )
+
     # HTTP service
     api_token: SecretStr | None = Field(default=None, description="Bearer token for writes.")
     protect_reads: bool = Field(default=False, description="Require the token for reads too.")

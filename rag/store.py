@@ -6,7 +6,9 @@ Layout::
     index/snapshots/000007/       manifest.json, meta.sqlite, vectors.npy, index.faiss
 
 A write builds a whole new snapshot, flushes it, then renames a new CURRENT into place; a
-crash at any moment leaves the previous snapshot current and whole.
+crash at any moment leaves the previous snapshot current and whole. The FAISS index is exact
+or approximate by size (rag/vector_index.py); an append-only write extends the previous
+snapshot's index instead of rebuilding it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,19 @@ import numpy as np
 
 from rag.documents import Article
 from rag.errors import CorruptIndex, IncompatibleIndex, IndexNotFound
+from rag.vector_index import (
+    INDEX_TYPES,
+    IndexParams,
+    IndexType,
+    build_index,
+    choose_index_type,
+    configure,
+    extend_index,
+    index_type_of,
+    kind_from_manifest,
+    manifest_name,
+    read_index,
+)
 
 FORMAT_VERSION = 1
 SPLITTER_NAME = "langchain-recursive-sentences-v1"
@@ -38,7 +53,7 @@ FILES = ("meta.sqlite", "vectors.npy", "index.faiss")
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 SNAPSHOT_NAME = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "\u0661".isdigit() is True
-FAISS_MAGIC = b"IxFI"  # faiss.IndexFlatIP's fourcc; anything else is not ours
+IVF_REBUILD_GROWTH = 2  # an IVF index trained on n vectors is rebuilt once it holds 2n
 
 
 @dataclass(frozen=True)
@@ -115,21 +130,27 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def build_faiss(vectors: np.ndarray, dim: int) -> faiss.Index:
-    """Exact inner-product index over normalized vectors; ids are row positions."""
-    index = faiss.IndexFlatIP(dim)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
+def _params_from_environment() -> IndexParams:
+    """Index settings from the RAG_ environment, for callers that pass none."""
+    from pydantic import ValidationError
+
+    from rag.settings import Settings
+
+    try:
+        return IndexParams.from_settings(Settings())
+    except ValidationError:  # the edge that built its own Settings has reported it
+        return IndexParams()
 
 
 class IndexStore:
     """Reads and writes snapshots of one index folder; writers are serialized by a file lock."""
 
-    def __init__(self, root: Path, spec: IndexSpec) -> None:
+    def __init__(self, root: Path, spec: IndexSpec, params: IndexParams | None = None) -> None:
         self.root = Path(root)
         self.spec = spec
+        self.params = params or _params_from_environment()
         self._thread_lock = threading.Lock()
+        self._latest: Snapshot | None = None  # the last snapshot loaded or written here
 
     @property
     def current_file(self) -> Path:
@@ -214,10 +235,17 @@ class IndexStore:
                 f"index at {self.root} is damaged: {'; '.join(problems)}; "
                 "run `rag check` for details, or rebuild it with `rag ingest`"
             )
+        kind = kind_from_manifest(manifest.get("index_type"))
+        if kind is None:
+            raise CorruptIndex(
+                f"index at {self.root}: manifest index_type {manifest.get('index_type')!r:.40} "
+                f"is none of {', '.join(INDEX_TYPES)}; run `rag check`"
+            )
         folder = self.snapshots_dir / name
         articles, chunks = _read_meta(folder / "meta.sqlite")
-        vectors = read_vectors(folder / "vectors.npy")
-        faiss_index = read_faiss(folder / "index.faiss")
+        vectors = read_vectors(folder / "vectors.npy", mmap=self.params.mmap)
+        faiss_index = read_index(folder / "index.faiss", kind, mmap=self.params.mmap)
+        configure(faiss_index, self.params)
         if (
             vectors.shape != (len(chunks), self.spec.dim)
             or faiss_index.ntotal != len(chunks)
@@ -228,16 +256,19 @@ class IndexStore:
                 f"vectors of shape {vectors.shape}, {faiss_index.ntotal} FAISS entries "
                 f"of dimension {faiss_index.d} (expected {self.spec.dim}); run `rag check`"
             )
-        return Snapshot(name, manifest, articles, chunks, vectors, faiss_index)
+        snapshot = Snapshot(name, manifest, articles, chunks, vectors, faiss_index)
+        self._latest = snapshot
+        return snapshot
 
     def empty(self) -> Snapshot:
+        vectors = np.zeros((0, self.spec.dim), dtype=np.float32)
         return Snapshot(
             name="",
-            manifest=self._manifest({}, 0, 0),
+            manifest=self._manifest({}, 0, 0, "flat"),
             articles={},
             chunks=[],
-            vectors=np.zeros((0, self.spec.dim), dtype=np.float32),
-            faiss_index=build_faiss(np.zeros((0, self.spec.dim), np.float32), self.spec.dim),
+            vectors=vectors,
+            faiss_index=build_index(vectors, self.spec.dim, self.params, "flat"),
         )
 
     def load_or_empty(self) -> Snapshot:
@@ -263,7 +294,9 @@ class IndexStore:
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
-    def _manifest(self, files: dict[str, str], n_articles: int, n_chunks: int) -> dict[str, Any]:
+    def _manifest(
+        self, files: dict[str, str], n_articles: int, n_chunks: int, kind: IndexType
+    ) -> dict[str, Any]:
         return {
             "format_version": FORMAT_VERSION,
             "embedding_model": self.spec.embedding_model,
@@ -272,7 +305,7 @@ class IndexStore:
             "chunk_size": self.spec.chunk_size,
             "chunk_overlap": self.spec.chunk_overlap,
             "splitter": SPLITTER_NAME,
-            "index_type": "flat-ip",
+            "index_type": manifest_name(kind),
             "counts": {"articles": n_articles, "chunks": n_chunks},
             "files": files,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -295,7 +328,10 @@ class IndexStore:
         _write_meta(folder / "meta.sqlite", articles, chunks)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         np.save(folder / "vectors.npy", vectors, allow_pickle=False)
-        faiss_index = build_faiss(vectors, self.spec.dim)
+        kind = choose_index_type(len(chunks), self.params)
+        faiss_index = self._extended_index(previous, chunks, vectors, kind)
+        if faiss_index is None:
+            faiss_index = build_index(vectors, self.spec.dim, self.params, kind)
         faiss.write_index(faiss_index, str(folder / "index.faiss"))
         files = {}
         for file_name in FILES:
@@ -303,7 +339,7 @@ class IndexStore:
             os.chmod(path, FILE_MODE)
             _fsync_file(path)
             files[file_name] = _sha256(path)
-        manifest = self._manifest(files, len(articles), len(chunks))
+        manifest = self._manifest(files, len(articles), len(chunks), kind)
         manifest_path = folder / "manifest.json"
         manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         os.chmod(manifest_path, FILE_MODE)
@@ -317,7 +353,34 @@ class IndexStore:
         os.replace(tmp, self.current_file)  # the commit point
         _fsync_dir(self.root)
         self._prune(keep={name, previous} - {None})
-        return Snapshot(name, manifest, dict(articles), list(chunks), vectors, faiss_index)
+        snapshot = Snapshot(name, manifest, dict(articles), list(chunks), vectors, faiss_index)
+        self._latest = snapshot
+        return snapshot
+
+    def _extended_index(
+        self, previous: str | None, chunks: list[ChunkRecord], vectors: np.ndarray, kind: IndexType
+    ) -> faiss.Index | None:
+        """The previous snapshot's index plus the new rows, when this write only appends.
+
+        Rebuilding HNSW over 100k vectors takes most of a minute on two cores; appending a few
+        articles to it takes well under a second. Deletes and replacements shift row ids, so
+        they rebuild.
+        """
+        last = self._latest
+        if last is None or not last.name or last.name != previous:
+            return None
+        n_old = len(last.chunks)
+        if kind == "flat" or not 0 < n_old <= len(chunks):
+            return None  # an exact index is as cheap to build as to copy
+        if index_type_of(last.faiss_index) != kind:
+            return None
+        if kind == "ivf" and len(chunks) >= IVF_REBUILD_GROWTH * n_old:
+            return None  # its lists were trained on too few vectors for this many
+        if chunks[:n_old] != last.chunks or not np.array_equal(vectors[:n_old], last.vectors):
+            return None
+        grown = extend_index(last.faiss_index, vectors[n_old:])
+        configure(grown, self.params)
+        return grown
 
     def _current_or_none(self) -> str | None:
         try:
@@ -338,10 +401,10 @@ def _is_snapshot_name(name: str) -> bool:
     return SNAPSHOT_NAME.fullmatch(name) is not None
 
 
-def read_vectors(path: Path) -> np.ndarray:
-    """vectors.npy as float32 [chunks, dim]; never unpickles, refuses anything else."""
+def read_vectors(path: Path, mmap: bool = False) -> np.ndarray:
+    """vectors.npy as float32 [chunks, dim] (read-only when memory-mapped); never unpickles."""
     try:
-        vectors = np.load(path, allow_pickle=False)
+        vectors = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except (OSError, ValueError, EOFError) as exc:
         raise CorruptIndex(f"{path} is not a readable vector file ({exc})") from None
     if not isinstance(vectors, np.ndarray) or vectors.dtype != np.float32 or vectors.ndim != 2:
@@ -350,19 +413,8 @@ def read_vectors(path: Path) -> np.ndarray:
 
 
 def read_faiss(path: Path) -> faiss.Index:
-    """index.faiss, refusing anything but the flat inner-product index this store writes."""
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(len(FAISS_MAGIC))
-    except OSError as exc:
-        raise CorruptIndex(f"{path} cannot be read ({exc})") from None
-    if magic != FAISS_MAGIC:
-        raise CorruptIndex(f"{path} is not a flat inner-product FAISS index")
-    try:
-        return faiss.read_index(str(path))
-    except RuntimeError as exc:
-        reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else "unreadable"
-        raise CorruptIndex(f"{path} is not a readable FAISS index ({reason})") from None
+    """index.faiss, refusing anything but the inner-product index types this store writes."""
+    return read_index(path)
 
 
 def _write_meta(path: Path, articles: dict[str, Article], chunks: list[ChunkRecord]) -> None:

@@ -67,7 +67,9 @@ class ReaderManifest:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ReaderManifest:
+    def from_dict(cls, data: Any) -> ReaderManifest:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
             raise ValueError(
                 f"format {data.get('format')!r} version {data.get('format_version')!r}, "

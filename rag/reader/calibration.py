@@ -104,7 +104,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarr
 
 
 def best_threshold(
-    probabilities: Sequence[float], answer_scores: Sequence[float], abstain_scores: Sequence[float]
+    probabilities: Sequence[float] | np.ndarray,
+    answer_scores: Sequence[float] | np.ndarray,
+    abstain_scores: Sequence[float] | np.ndarray,
 ) -> float:
     """The probability cut that maximizes the mean score: answer at or above it, abstain below.
 
@@ -145,7 +147,9 @@ def fit_abstention(
     if len(np.unique(y)) < 2:
         raise ValueError("calibration needs both right and wrong readings")
     weights, bias = fit_logistic(x, y)
-    model = AbstentionModel(features, tuple(float(w) for w in weights), bias, 0.5, fitted_on, len(y))
+    model = AbstentionModel(
+        features, tuple(float(w) for w in weights), bias, 0.5, fitted_on, len(y)
+    )
     probs = [model.probability(*row) for row in x]
     abstain = [0.0 if a else 1.0 for a in answerable]
     threshold = best_threshold(probs, f1, abstain)

@@ -63,10 +63,16 @@ def render_card(manifest: ReaderManifest, metrics: dict[str, Any]) -> str:
         "|---|---|",
         _row("LoRA rank / alpha / dropout", f"{lora.rank} / {lora.alpha} / {lora.dropout}"),
         _row("trainable parameters", manifest.training.get("trainable_parameters")),
-        _row("epochs / batch / lr (LoRA, head)", f"{s['epochs']} / {s['batch_size']} / "
-             f"{s['lr']}, {s.get('head_lr') or s['lr']} (AdamW, linear warm-up {s['warmup']} and decay)"),
-        _row("window / stride / question / answer tokens", f"{manifest.max_seq_len} / "
-             f"{manifest.stride} / {manifest.max_question_tokens} / {manifest.max_answer_tokens}"),
+        _row(
+            "epochs / batch / lr (LoRA, head)",
+            f"{s['epochs']} / {s['batch_size']} / "
+            f"{s['lr']}, {s.get('head_lr') or s['lr']} (AdamW, linear warm-up {s['warmup']} and decay)",
+        ),
+        _row(
+            "window / stride / question / answer tokens",
+            f"{manifest.max_seq_len} / "
+            f"{manifest.stride} / {manifest.max_question_tokens} / {manifest.max_answer_tokens}",
+        ),
         _row("seed", s["seed"]),
         _row("training windows", manifest.training.get("train_windows")),
         "",
@@ -75,7 +81,10 @@ def render_card(manifest: ReaderManifest, metrics: dict[str, Any]) -> str:
         "| metric | value |",
         "|---|---|",
         _row("answerable EM / F1 (always answers)", f"{v['answerable_em']} / {v['answerable_f1']}"),
-        _row("overall EM / F1 with calibrated abstention", f"{v.get('overall_em')} / {v.get('overall_f1')}"),
+        _row(
+            "overall EM / F1 with calibrated abstention",
+            f"{v.get('overall_em')} / {v.get('overall_f1')}",
+        ),
         _row("unanswerable questions abstained (%)", v.get("unanswerable_abstained")),
         _row("answerable questions answered (%)", v.get("answerable_answered")),
         "",
@@ -89,8 +98,10 @@ def render_card(manifest: ReaderManifest, metrics: dict[str, Any]) -> str:
         "|---|---|",
         _row("hardware", metrics["hardware"]),
         _row("torch", metrics["torch"]),
-        _row("seconds: tokenize / train / validate / total",
-             f"{t['tokenize']} / {t['train']} / {t['validate']} / {t['total']}"),
+        _row(
+            "seconds: tokenize / train / validate / total",
+            f"{t['tokenize']} / {t['train']} / {t['validate']} / {t['total']}",
+        ),
         _row("loss per epoch", ", ".join(str(x) for x in metrics["epoch_loss"])),
         *([_row("base used in training", metrics["base_copy"])] if "base_copy" in metrics else []),
         "",

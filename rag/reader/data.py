@@ -54,7 +54,9 @@ class Split:
 
 
 def is_validation_article(index: int) -> bool:
-    """>>> [i for i in range(24) if is_validation_article(i)]
+    """True for the 8 v1.1 articles kept for validation.
+
+    >>> [i for i in range(24) if is_validation_article(i)]
     [2, 5, 8, 11, 14, 17, 20, 23]
     """
     return index % VALIDATION_EVERY == VALIDATION_REMAINDER
@@ -78,7 +80,7 @@ def read_json(path: Path) -> Any:
 
 def _located(context: str, text: str, start: int) -> int:
     """Where the answer really is: its recorded start when that matches, else its first match."""
-    if 0 <= start and context[start : start + len(text)] == text:
+    if start >= 0 and context[start : start + len(text)] == text:
         return start
     return context.find(text)
 

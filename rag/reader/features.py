@@ -61,7 +61,9 @@ def encode(
         return_token_type_ids=True,
         padding="max_length" if pad_to_max else "longest",
     )
-    offsets = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(len(enc["input_ids"]), -1, 2)
+    offsets = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(
+        len(enc["input_ids"]), -1, 2
+    )
     token_type = np.asarray(enc["token_type_ids"], dtype=np.int64)
     # context tokens: the second segment, less its closing [SEP] (the only one with empty offsets)
     context_mask = (token_type == 1) & (offsets[..., 1] > offsets[..., 0])
@@ -129,3 +131,17 @@ def best_spans(
             break
         out.append((int(offsets[starts[i], 0]), int(offsets[ends[j], 1]), float(scores[i, j])))
     return out
+
+
+def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen a span that starts or ends inside a word (a sub-word token) to whole words.
+
+    >>> text = "Dmitry Peskov said"
+    >>> text[slice(*snap_to_words(text, 12, 18))]
+    'Peskov said'
+    """
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
+    return start, end

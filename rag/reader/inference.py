@@ -12,8 +12,15 @@ import torch
 
 from rag.embedding import bundled_model_path
 from rag.reader.artifact import DEFAULT_ARTIFACT_DIR, ReaderError, ReaderManifest, load_artifact
-from rag.reader.features import Encoded, best_spans, encode
-from rag.reader.model import SpanReader, adapter_mismatch, build_reader, load_adapter, load_tokenizer, merged
+from rag.reader.features import Encoded, best_spans, encode, snap_to_words
+from rag.reader.model import (
+    SpanReader,
+    adapter_mismatch,
+    build_reader,
+    load_adapter,
+    load_tokenizer,
+    merged,
+)
 
 Backend = Literal["torch", "onnx"]
 BATCH_SIZE = 16
@@ -70,7 +77,10 @@ class TorchSpanModel:
             torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cuda),
         ):
             start, end = self.module(
-                *(torch.from_numpy(a).to(self.device) for a in (input_ids, attention_mask, token_type_ids))
+                *(
+                    torch.from_numpy(a).to(self.device)
+                    for a in (input_ids, attention_mask, token_type_ids)
+                )
             )
         return start.float().cpu().numpy(), end.float().cpu().numpy()
 
@@ -142,7 +152,8 @@ class Reader:
                 top_n=self.top_spans,
             )
             for a, b, score in found:
-                spans[w][(a, b)] = max(score, spans[w].get((a, b), -np.inf))
+                key = snap_to_words(windows[w], a, b)
+                spans[w][key] = max(score, spans[w].get(key, -np.inf))
         readings = []
         for w, text in enumerate(windows):
             ranked = sorted(spans[w].items(), key=lambda kv: -kv[1])[: self.top_spans]

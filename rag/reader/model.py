@@ -6,6 +6,7 @@ Only the LoRA matrices and the head are trained and shipped; the base weights st
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ class SpanReader(nn.Module):
         return start, end
 
 
-def load_encoder(base_dir: Path) -> nn.Module:
+def load_encoder(base_dir: Path) -> Any:
     """The base BertModel in float32 from a local folder (no pooler; never downloads)."""
     if not (base_dir / "config.json").is_file():
         raise ModelNotFound(f"no base model (config.json) in {base_dir}")
@@ -115,7 +116,9 @@ def build_reader(base_dir: Path, lora: LoraSettings, *, seed: int = 0) -> SpanRe
         target_modules=list(lora.target_modules),
         bias="none",
     )
-    peft_encoder = get_peft_model(encoder, config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # peft asks transformers a deprecated name
+        peft_encoder = get_peft_model(encoder, config)
     reader = SpanReader(peft_encoder, int(encoder.config.hidden_size))
     nn.init.normal_(reader.head.weight, std=0.02)
     nn.init.zeros_(reader.head.bias)
@@ -126,9 +129,7 @@ def adapter_tensors(reader: SpanReader) -> dict[str, torch.Tensor]:
     """What is shipped: the LoRA matrices and the head, on the CPU, contiguous."""
     from peft import get_peft_model_state_dict
 
-    tensors = {
-        LORA_PREFIX + k: v for k, v in get_peft_model_state_dict(reader.encoder).items()
-    }
+    tensors = {LORA_PREFIX + k: v for k, v in get_peft_model_state_dict(reader.encoder).items()}
     tensors |= {HEAD_PREFIX + k: v for k, v in reader.head.state_dict().items()}
     return {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
 

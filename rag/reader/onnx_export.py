@@ -49,7 +49,10 @@ def export_onnx(module: SpanReader, path: Path) -> Path:
 
 def quantize_int8(source: Path, target: Path) -> Path:
     """Dynamic int8 quantization of the weights (activations stay float)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import (  # type: ignore[import-untyped]
+        QuantType,
+        quantize_dynamic,
+    )
 
     tmp = target.with_name(target.name + ".tmp")
     root = logging.getLogger()
@@ -68,7 +71,7 @@ class OnnxSpanModel:
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         try:
-            import onnxruntime as ort
+            import onnxruntime as ort  # type: ignore[import-untyped]
         except ImportError as exc:
             raise ReaderError(
                 "the ONNX reader backend needs onnxruntime: pip install onnxruntime onnx"
@@ -97,7 +100,9 @@ def cache_dir(artifact_dir: Path) -> Path:
             continue
         if os.access(candidate, os.W_OK):
             return candidate
-    raise ReaderError(f"no writable folder for the ONNX export (tried {artifact_dir / CACHE_SUBDIR})")
+    raise ReaderError(
+        f"no writable folder for the ONNX export (tried {artifact_dir / CACHE_SUBDIR})"
+    )
 
 
 def onnx_span_model(

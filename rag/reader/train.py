@@ -36,9 +36,13 @@ BASE_SOURCE_FILE = "base-source.json"  # beside a reduced-precision copy of the 
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m rag.reader.train", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m rag.reader.train", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--out", type=Path, required=True, help="artifact folder to write")
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="holds squadshifts/, squad/")
+    p.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="holds squadshifts/, squad/"
+    )
     p.add_argument("--base", type=Path, default=None, help="base model folder (default: bundled)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
@@ -58,7 +62,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max-eval", type=int, default=None, help="validate on a seeded sample")
     p.add_argument("--eval-batch-size", type=int, default=256)
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    room = args.max_seq_len - args.max_question_tokens - 3  # [CLS] q [SEP] context [SEP]
+    if not 0 <= args.stride < room:
+        p.error(f"--stride must be below the context room of a window ({room} tokens)")
+    return args
 
 
 def seed_everything(seed: int) -> None:
@@ -82,7 +90,9 @@ def base_identity(base_dir: Path) -> tuple[str, dict[str, Any]]:
         return actual, {}
     info = json.loads(source.read_text(encoding="utf-8"))
     if info.get("copy_sha256") != actual:
-        raise SystemExit(f"{base_dir}: the packed base does not match {BASE_SOURCE_FILE}; repack it")
+        raise SystemExit(
+            f"{base_dir}: the packed base does not match {BASE_SOURCE_FILE}; repack it"
+        )
     return str(info["original_sha256"]), {"base_copy": info.get("note", "packed copy")}
 
 
@@ -119,11 +129,16 @@ def train_features(
 
 
 def fit(
-    reader: SpanReader, features: dict[str, torch.Tensor], args: argparse.Namespace, device: torch.device
+    reader: SpanReader,
+    features: dict[str, torch.Tensor],
+    args: argparse.Namespace,
+    device: torch.device,
 ) -> list[float]:
     """AdamW over the LoRA matrices and the head, linear warm-up and decay; mean loss per epoch."""
     features = {k: v.to(device) for k, v in features.items()}
-    lora = [p for n, p in reader.named_parameters() if p.requires_grad and not n.startswith("head.")]
+    lora = [
+        p for n, p in reader.named_parameters() if p.requires_grad and not n.startswith("head.")
+    ]
     head = list(reader.head.parameters())
     optimizer = torch.optim.AdamW(
         [
@@ -258,6 +273,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")  # batched tokenizing on all cores
     args = parse_args(argv)
     try:
         metrics = run(args)
