@@ -311,7 +311,7 @@ def test_checked_in_gate_guards_answers_and_abstention_and_names_real_metrics():
     # Issue 4's floor is 0.9 for both; the answerer does not reach it yet, so the gate holds
     # what it does reach (see eval/gate.json's note) and may only go up from here.
     gate = load_gate(GATE)
-    assert gate["min"]["has_ans.em"] >= 0.55 and gate["min"]["abstention.correct"] >= 0.42
+    assert gate["min"]["has_ans.em"] >= 0.78 and gate["min"]["abstention.correct"] >= 0.9
     check_gate(summarize(_results(), 0.45), gate)  # every name resolves
 
 
