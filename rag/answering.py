@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ CURRENCY = re.compile(
     r"[$€£₴₽¥]|\b(?:dollars?|euros?|pounds?|rubles?|roubles?|hryvnias?|hryvnia|yuan|yen|usd|eur)\b",
     re.IGNORECASE,
 )
+CARRIED = 0.85  # a name taken from the sentence before the best-supported one
 CITY_NOUNS = {"city", "town", "village", "capital", "port", "settlement"}
 KIND_MATCH: dict[AnswerType, dict[AnswerType, float]] = {
     # Countries and institutions act in the news ("Russia accused ..."): a "who" may be one.
@@ -169,18 +170,34 @@ class Answerer:
                 return [found]
         return describe(text, list(row.hits), set(qa.terms), self.analyzer.term)
 
+    def _candidates(
+        self, qa: QuestionAnalysis, row: ScoredSentence, snapshot: Snapshot
+    ) -> list[tuple[ScoredSentence, Candidate, bool]]:
+        """Candidates of a sentence; for a place, the sentence just before may set the scene
+        ("... in Odessa, where drones struck. Three were wounded.")."""
+        if qa.answer_type is AnswerType.DESCRIPTION:
+            return [(row, c, False) for c in self._descriptions(qa, row)]
+        typer = self.evidence.typer(snapshot, row.passage.doc_id)
+        own = typed_candidates(row.sentence.text, qa.answer_type, typer)
+        if qa.answer_type is not AnswerType.PLACE or any(c.kind is qa.answer_type for c in own):
+            return [(row, c, False) for c in own]
+        sents = self.evidence.sentences(snapshot, row.passage.doc_id)
+        index = next((i for i, x in enumerate(sents) if x.start == row.sentence.start), 0)
+        out = [(row, c, False) for c in own]
+        if index > 0:
+            prev = replace(row, sentence=sents[index - 1], hits=())
+            for cand in typed_candidates(prev.sentence.text, qa.answer_type, typer):
+                if cand.kind is qa.answer_type:
+                    out.append((prev, cand, True))
+        return out
+
     def propose(
         self, qa: QuestionAnalysis, scored: list[ScoredSentence], snapshot: Snapshot
     ) -> list[Proposal]:
         proposals = []
-        for row in scored[:SENTENCES_READ]:
-            sentence = row.sentence.text
-            if qa.answer_type is AnswerType.DESCRIPTION:
-                cands = self._descriptions(qa, row)
-            else:
-                typer = self.evidence.typer(snapshot, row.passage.doc_id)
-                cands = typed_candidates(sentence, qa.answer_type, typer)
-            for cand in cands:
+        for best_row in scored[:SENTENCES_READ]:
+            for row, cand, carried in self._candidates(qa, best_row, snapshot):
+                sentence = row.sentence.text
                 cand_terms = set(self.analyzer.terms(cand.text))
                 if cand_terms and cand_terms <= set(qa.terms):
                     continue  # the question's own words are not its answer
@@ -191,6 +208,7 @@ class Answerer:
                     kind = KIND_MATCH[qa.answer_type].get(cand.kind, 0.0)
                     kind *= 1.0 if cand.confident else 0.8
                     kind *= self._role_factor(qa, sentence, cand)
+                    kind *= CARRIED if carried else 1.0
                 if qa.answer_type is AnswerType.DESCRIPTION:
                     kind = 0.8 * (cand.value if isinstance(cand.value, float) else 1.0)
                 focus = 1.0
