@@ -200,7 +200,7 @@ def _load_extensions() -> None:
 
     if EXTENSIONS:
         return
-    for module in ("api.cli", "rag.eval_cli", "rag.check_cli", "rag.bench_cli"):
+    for module in ("api.cli", "rag.eval_cli", "rag.check_cli", "rag.bench_cli", "rag.reader_cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
