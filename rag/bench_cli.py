@@ -1,0 +1,76 @@
+"""`rag bench`: the performance benchmark (registered into `rag` by rag/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+TINY = {  # a smoke run in seconds (tests: RAG_EMBEDDING_MODEL=hashing:64)
+    "min_chunks": 20,
+    "questions": 10,
+    "sizes": (200, 500),
+    "requests": 5,
+    "http_seconds": 10.0,
+    "concurrency": (2,),
+    "concurrency_seconds": 1.0,
+    "concurrency_requests": 10,
+    "backends": ("torch",),
+    "peer": False,
+    "scale_chunks": 2_000,
+    "scale_queries": 10,
+}
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v.replace("_", "")) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of counts"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give counts of at least 1")
+    return values
+
+
+def _backends(text: str) -> tuple[str, ...]:
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    bad = [v for v in values if v not in ("torch", "onnx", "onnx-int8")]
+    if not values or bad:
+        raise argparse.ArgumentTypeError("backends are torch, onnx, onnx-int8 (comma-separated)")
+    return values
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rag.bench.run import BenchOptions, run
+    from rag.cli import _settings
+
+    options = BenchOptions(**(TINY if args.tiny else {}))
+    given = {
+        "sizes": args.sizes,
+        "questions": args.questions,
+        "requests": args.requests,
+        "backends": args.backends,
+        "scale_chunks": args.scale_chunks,
+        "out": Path(args.out) if args.out else None,
+    }
+    for key, value in given.items():
+        if value is not None:
+            setattr(options, key, value)
+    options.scale = args.scale
+    options.peer = options.peer and not args.no_peer
+    return run(_settings(args), options)
+
+
+def register(sub: Any, add: Any) -> None:
+    p = add("bench", cmd_bench, "measure ingestion, latency, concurrency, start-up, growth")
+    p.add_argument("--scale", action="store_true", help="also the 1M-vector index-type test")
+    p.add_argument("--scale-chunks", type=int, help="vectors in the scale test (1,000,000)")
+    p.add_argument("--sizes", type=_ints, help="growth sizes, e.g. 1000,10000,100000")
+    p.add_argument("--questions", type=int, help="SQuAD questions for the peer (0: all 5,397)")
+    p.add_argument("--requests", type=int, help="HTTP requests per endpoint, one client (100)")
+    p.add_argument("--backends", type=_backends, help="query encoders: torch,onnx,onnx-int8")
+    p.add_argument("--no-peer", action="store_true", help="skip the LangChain comparison")
+    p.add_argument("--out", help="report folder (default eval/reports)")
+    p.add_argument("--tiny", action="store_true", help="a smoke run on tiny sizes")

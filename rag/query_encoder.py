@@ -1,0 +1,211 @@
+"""Fast encoding of a few short texts (questions, words, sentences): the query-time path.
+
+`SentenceTransformer.encode` costs about 20 ms for one question on two cores, most of it
+machinery around a 6 ms forward pass. For a model laid out as Transformer -> mean Pooling ->
+Normalize (all-MiniLM-L6-v2 is), this module runs the same computation directly: the fast
+tokenizer from `tokenizer.json`, one forward pass (PyTorch, or ONNX Runtime exported locally
+from the same weights), mean pooling over the attention mask, L2 normalization. Recently
+encoded texts are kept in a bounded LRU cache.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from rag.errors import ModelNotFound
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
+ONNX_OPSET = 17
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class ShortTextEncoder(Protocol):
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class VectorCache:
+    """A thread-safe LRU map text -> read-only vector; size 0 keeps nothing.
+
+    >>> cache = VectorCache(1)
+    >>> cache.put("a", np.ones(2, np.float32)); cache.put("b", np.zeros(2, np.float32))
+    >>> cache.get("a") is None, float(cache.get("b").sum())
+    (True, 0.0)
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, text: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._items.get(text)
+            if vector is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._items.move_to_end(text)
+            return vector
+
+    def put(self, text: str, vector: np.ndarray) -> None:
+        if self.size <= 0:
+            return
+        vector = np.array(vector, dtype=np.float32)
+        vector.flags.writeable = False
+        with self._lock:
+            self._items[text] = vector
+            self._items.move_to_end(text)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class Tokens:
+    """The model's fast tokenizer: padded int64 ids, attention mask and token types."""
+
+    def __init__(self, tokenizer_json: Path, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        self.tokenizer.enable_truncation(max_length=max_length)
+        self.tokenizer.enable_padding()
+
+    def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        batch = self.tokenizer.encode_batch(list(texts))
+        return {
+            "input_ids": np.array([e.ids for e in batch], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in batch], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in batch], dtype=np.int64),
+        }
+
+
+def mean_pool_normalize(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of the token vectors under the mask, L2-normalized (sentence-transformers' math)."""
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(pooled / norms, dtype=np.float32)
+
+
+class TorchEncoder:
+    """The model's transformer called directly, without `SentenceTransformer.encode` around it."""
+
+    def __init__(self, transformer: Any, tokens: Tokens) -> None:
+        self.transformer = transformer
+        self.tokens = tokens
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        batch = self.tokens(texts)
+        with torch.inference_mode():
+            inputs = {k: torch.from_numpy(v) for k, v in batch.items()}
+            hidden = self.transformer(**inputs).last_hidden_state.numpy()
+        return mean_pool_normalize(hidden, batch["attention_mask"])
+
+
+class OnnxEncoder:
+    """The same forward pass in ONNX Runtime."""
+
+    def __init__(self, onnx_file: Path, tokens: Tokens) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ModelNotFound(
+                "RAG_EMBEDDING_BACKEND=onnx needs ONNX Runtime: pip install onnxruntime onnx"
+            ) from exc
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(onnx_file), options, providers=["CPUExecutionProvider"]
+        )
+        self.tokens = tokens
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        batch = self.tokens(texts)
+        (hidden,) = self.session.run(["last_hidden_state"], batch)
+        return mean_pool_normalize(hidden, batch["attention_mask"])
+
+
+def plain_mean_pooling(model: Any) -> bool:
+    """True when the model is exactly Transformer -> mean Pooling -> Normalize."""
+    names = [type(module).__name__ for module in model]
+    if names != ["Transformer", "Pooling", "Normalize"]:
+        return False
+    return getattr(model[1], "pooling_mode", None) == "mean" and hasattr(model[0], "auto_model")
+
+
+def export_onnx(transformer: Any, target: Path, quantize: bool) -> Path:
+    """Export the transformer to ONNX at `target` (once; written to a temporary name first)."""
+    if target.is_file():
+        return target
+    import torch
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fp32 = target.with_name("model.onnx")
+    if not fp32.is_file():
+        ids = torch.ones(2, 8, dtype=torch.long)
+        axes = {name: {0: "batch", 1: "tokens"} for name in (*ONNX_INPUTS, "last_hidden_state")}
+        tmp = fp32.with_suffix(f".tmp{os.getpid()}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                LastHiddenState(transformer).eval(),
+                (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+                str(tmp),
+                input_names=list(ONNX_INPUTS),
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=ONNX_OPSET,
+                dynamo=False,
+            )
+        os.replace(tmp, fp32)
+    if quantize and not target.is_file():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        os.replace(tmp, target)
+    return target
+
+
+def make_short_encoder(
+    model: Any, model_dir: Path, backend: Backend, cache_dir: Path, fingerprint: str
+) -> ShortTextEncoder | None:
+    """The fast path for this model and backend, or None when the model's layout is unusual."""
+    tokenizer_json = model_dir / "tokenizer.json"
+    if not plain_mean_pooling(model) or not tokenizer_json.is_file():
+        if backend != "torch":
+            raise ModelNotFound(
+                f"RAG_EMBEDDING_BACKEND={backend} needs a Transformer + mean pooling + normalize "
+                f"model with a tokenizer.json; {model_dir} is not one: unset the variable"
+            )
+        return None
+    tokens = Tokens(tokenizer_json, int(model.max_seq_length))
+    transformer = model[0].auto_model.eval()
+    if backend == "torch":
+        return TorchEncoder(transformer, tokens)
+    name = "model-int8.onnx" if backend == "onnx-int8" else "model.onnx"
+    onnx_file = export_onnx(
+        transformer, cache_dir / "onnx" / fingerprint[:16] / name, backend == "onnx-int8"
+    )
+    return OnnxEncoder(onnx_file, tokens)

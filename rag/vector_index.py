@@ -1,0 +1,186 @@
+"""The FAISS index of a snapshot: exact below a size threshold, approximate (HNSW or IVF) above.
+
+Every type holds the snapshot's normalized vectors under ids 0..n-1 (FAISS id = row = chunk
+id) with inner-product metric, so `rag check` can reconstruct and compare them with
+`vectors.npy`. The type is recorded in the manifest (`index_type`) and in the file's own
+four-byte tag, which `read_index` checks against each other.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import faiss
+import numpy as np
+
+from rag.errors import CorruptIndex
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
+
+IndexType = Literal["flat", "hnsw", "ivf"]
+IndexChoice = Literal["auto", "flat", "hnsw", "ivf"]
+INDEX_TYPES: tuple[IndexType, ...] = ("flat", "hnsw", "ivf")
+# The file tag FAISS writes first for each type this store builds; anything else is not ours.
+FOURCC: dict[bytes, IndexType] = {b"IxFI": "flat", b"IHNf": "hnsw", b"IwFl": "ivf"}
+MANIFEST_NAMES: dict[IndexType, str] = {"flat": "flat-ip", "hnsw": "hnsw-ip", "ivf": "ivf-flat-ip"}
+MIN_POINTS_PER_CENTROID = 39  # FAISS warns below this when training k-means
+TRAIN_POINTS_PER_CENTROID = 64  # training sample size per list: enough, and bounded
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """How to build and search the vector index (from the settings)."""
+
+    choice: IndexChoice = "auto"
+    auto_threshold: int = 50_000  # chunks; exact search below, HNSW from here on
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+    ivf_nlist: int = 0  # 0: about 4 * sqrt(n)
+    ivf_nprobe: int = 32
+    mmap: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IndexParams:
+        return cls(
+            choice=settings.index_type,
+            auto_threshold=settings.index_auto_threshold,
+            hnsw_m=settings.hnsw_m,
+            hnsw_ef_construction=settings.hnsw_ef_construction,
+            hnsw_ef_search=settings.hnsw_ef_search,
+            ivf_nlist=settings.ivf_nlist,
+            ivf_nprobe=settings.ivf_nprobe,
+            mmap=settings.index_mmap,
+        )
+
+
+def choose_index_type(n: int, params: IndexParams) -> IndexType:
+    """The index type for n vectors: the setting, or by size when it is `auto`.
+
+    >>> choose_index_type(10, IndexParams()), choose_index_type(10**6, IndexParams())
+    ('flat', 'hnsw')
+    >>> choose_index_type(10**6, IndexParams(choice="ivf"))
+    'ivf'
+    """
+    if params.choice != "auto":
+        return params.choice
+    return "flat" if n < params.auto_threshold else "hnsw"
+
+
+def ivf_lists(n: int, requested: int = 0) -> int:
+    """Inverted lists for n vectors: about 4 * sqrt(n), with enough points to train each.
+
+    >>> ivf_lists(1_000_000), ivf_lists(100), ivf_lists(100_000, requested=256)
+    (4000, 2, 256)
+    """
+    wanted = requested or round(4 * math.sqrt(max(n, 1)))
+    return max(1, min(wanted, n // MIN_POINTS_PER_CENTROID))
+
+
+def build_index(
+    vectors: np.ndarray, dim: int, params: IndexParams, kind: IndexType | None = None
+) -> faiss.Index:
+    """A FAISS index over normalized float32 vectors; ids are row positions."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    kind = kind or choose_index_type(len(vectors), params)
+    index: faiss.Index
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = params.hnsw_ef_construction
+    elif kind == "ivf":
+        nlist = ivf_lists(len(vectors), params.ivf_nlist)
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = 1234  # the same vectors give the same lists
+        sample = len(vectors)
+        if sample > nlist * TRAIN_POINTS_PER_CENTROID:
+            rows = np.random.default_rng(0).choice(
+                len(vectors), nlist * TRAIN_POINTS_PER_CENTROID, replace=False
+            )
+            index.train(vectors[np.sort(rows)])
+        elif sample:
+            index.train(vectors)
+        index.set_direct_map_type(faiss.DirectMap.Array)  # reconstruct(id), for `rag check`
+    else:
+        raise ValueError(f"unknown index type {kind!r}; choose one of {', '.join(INDEX_TYPES)}")
+    if len(vectors):
+        index.add(vectors)
+    configure(index, params)
+    return index
+
+
+def extend_index(index: faiss.Index, vectors: np.ndarray) -> faiss.Index:
+    """A copy of `index` with rows appended (ids continue from ntotal); the original is kept.
+
+    The copy goes through FAISS' own serialization: `clone_index` of a memory-mapped index
+    shares the read-only mapping, and adding to it aborts the process.
+    """
+    grown = faiss.deserialize_index(faiss.serialize_index(index))
+    if len(vectors):
+        grown.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return grown
+
+
+def configure(index: faiss.Index, params: IndexParams) -> None:
+    """Apply the search-time parameters (they are settings, not part of the file's promise)."""
+    kind = index_type_of(index)
+    if kind == "hnsw":
+        faiss.downcast_index(index).hnsw.efSearch = params.hnsw_ef_search
+    elif kind == "ivf":
+        ivf = faiss.downcast_index(index)
+        ivf.nprobe = min(params.ivf_nprobe, ivf.nlist)
+
+
+def index_type_of(index: faiss.Index) -> IndexType:
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexFlatIP):
+        return "flat"
+    if isinstance(index, faiss.IndexHNSWFlat):
+        return "hnsw"
+    if isinstance(index, faiss.IndexIVFFlat):
+        return "ivf"
+    raise ValueError(f"not an index type this store builds: {type(index).__name__}")
+
+
+def manifest_name(kind: IndexType) -> str:
+    return MANIFEST_NAMES[kind]
+
+
+def kind_from_manifest(name: object) -> IndexType | None:
+    """The index type a manifest's `index_type` names (None when it names none of ours)."""
+    for kind, value in MANIFEST_NAMES.items():
+        if name == value:
+            return kind
+    return None
+
+
+def read_index(path: Path, expected: IndexType | None = None, mmap: bool = False) -> faiss.Index:
+    """An index.faiss this store wrote, refusing any other file before FAISS parses it."""
+    try:
+        with path.open("rb") as fh:
+            tag = fh.read(4)
+    except OSError as exc:
+        raise CorruptIndex(f"{path} cannot be read ({exc})") from None
+    kind = FOURCC.get(tag)
+    if kind is None:
+        raise CorruptIndex(
+            f"{path} is not a flat inner-product FAISS index, nor an HNSW or IVF one"
+        )
+    if expected is not None and kind != expected:
+        raise CorruptIndex(f"{path} holds a {kind} index, but the manifest says {expected}")
+    # Memory-map flat storage (exact and HNSW): pages are read on use and shared with the OS
+    # page cache instead of copied into the process. IVF lists are read into memory.
+    flags = faiss.IO_FLAG_MMAP_IFC if mmap and kind != "ivf" else 0
+    try:
+        index = faiss.read_index(str(path), flags)
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else "unreadable"
+        raise CorruptIndex(f"{path} is not a readable FAISS index ({reason})") from None
+    if index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise CorruptIndex(f"{path} is not an inner-product index")
+    return index

@@ -1,0 +1,217 @@
+"""The vector index: type chosen by size, approximate recall vs exact, snapshots that round-trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from rag.documents import Article
+from rag.embedding import HashingEmbedder
+from rag.errors import CorruptIndex
+from rag.integrity import check_index
+from rag.query_encoder import VectorCache, mean_pool_normalize
+from rag.store import ChunkRecord, IndexSpec, IndexStore
+from rag.vector_index import (
+    INDEX_TYPES,
+    IndexParams,
+    build_index,
+    choose_index_type,
+    index_type_of,
+    ivf_lists,
+    read_index,
+)
+
+DIM = 32
+
+
+def clustered(n: int, seed: int = 0, centers: int = 50) -> np.ndarray:
+    """Unit vectors around random centers: structured like text embeddings, unlike pure noise."""
+    rng = np.random.default_rng(seed)
+    middle = rng.standard_normal((centers, DIM)).astype(np.float32)
+    x = middle[rng.integers(0, centers, n)] + 0.35 * rng.standard_normal((n, DIM))
+    x = x.astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    ("n", "choice", "threshold", "expected"),
+    [
+        (0, "auto", 100, "flat"),
+        (99, "auto", 100, "flat"),
+        (100, "auto", 100, "hnsw"),
+        (10**6, "auto", 50_000, "hnsw"),
+        (10, "hnsw", 100, "hnsw"),
+        (10**6, "flat", 100, "flat"),
+        (10**6, "ivf", 100, "ivf"),
+    ],
+)
+def test_index_type_is_chosen_by_size_unless_set(n, choice, threshold, expected):
+    params = IndexParams(choice=choice, auto_threshold=threshold)
+    assert choose_index_type(n, params) == expected
+
+
+def test_settings_reach_the_index_parameters():
+    from rag.settings import Settings
+
+    settings = Settings(index_type="ivf", ivf_nprobe=7, hnsw_ef_search=99, index_mmap=False)
+    params = IndexParams.from_settings(settings)
+    assert (params.choice, params.ivf_nprobe, params.hnsw_ef_search, params.mmap) == (
+        "ivf",
+        7,
+        99,
+        False,
+    )
+
+
+@pytest.mark.parametrize("n", [0, 1, 38, 39, 1_000, 10**6])
+def test_ivf_lists_have_enough_points_to_train(n):
+    lists = ivf_lists(n)
+    assert lists >= 1
+    assert n < 39 or n // lists >= 39
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_approximate_recall_at_10_against_exact(kind):
+    data = clustered(20_200)
+    vectors, queries = data[:20_000], data[20_000:]  # queries from the same distribution
+    k = 10
+    _, truth = build_index(vectors, DIM, IndexParams(), "flat").search(queries, k)
+    params = IndexParams(ivf_nprobe=16)
+    _, found = build_index(vectors, DIM, params, kind).search(queries, k)
+    recall = np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)])
+    assert recall >= 0.95, recall
+
+
+@pytest.mark.parametrize("kind", INDEX_TYPES)
+def test_ids_are_row_positions(kind):
+    vectors = clustered(2_000)
+    index = build_index(vectors, DIM, IndexParams(), kind)
+    assert index_type_of(index) == kind
+    assert np.array_equal(index.reconstruct_n(0, len(vectors)), vectors)
+    _, ids = index.search(vectors[:50], 1)
+    assert (ids[:, 0] == np.arange(50)).mean() >= 0.98  # each vector finds itself
+
+
+def _store(root: Path, params: IndexParams) -> IndexStore:
+    return IndexStore(root, IndexSpec("test-model", "test-fp", DIM, 600, 120), params)
+
+
+def _snapshot_parts(n: int, seed: int = 0) -> tuple[dict[str, Article], list[ChunkRecord]]:
+    articles, chunks = {}, []
+    for i in range(n):
+        text = f"Report {i} of seed {seed}: shelling near station {i}."
+        articles[f"a{seed}-{i}"] = Article(f"a{seed}-{i}", f"Report {i}", text)
+        chunks.append(ChunkRecord(f"a{seed}-{i}", 0, len(text), text))
+    return articles, chunks
+
+
+@pytest.mark.parametrize("kind", INDEX_TYPES)
+@pytest.mark.parametrize("mmap", [True, False])
+def test_snapshot_round_trip_keeps_type_vectors_and_results(tmp_path: Path, kind, mmap):
+    params = IndexParams(choice=kind, mmap=mmap)
+    articles, chunks = _snapshot_parts(3_000)
+    vectors = clustered(3_000)
+    store = _store(tmp_path / "index", params)
+    with store.write_lock():
+        written = store.commit(articles, chunks, vectors)
+    loaded = _store(tmp_path / "index", params).load()
+    assert loaded.manifest["index_type"] == written.manifest["index_type"]
+    assert index_type_of(loaded.faiss_index) == kind
+    assert np.array_equal(np.asarray(loaded.vectors), vectors)
+    assert np.array_equal(loaded.faiss_index.reconstruct_n(0, 3_000), vectors)
+    queries = clustered(20, seed=5)
+    assert np.array_equal(
+        written.faiss_index.search(queries, 5)[1], loaded.faiss_index.search(queries, 5)[1]
+    )
+    assert check_index(store) == []
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_appending_extends_the_index_and_deleting_rebuilds_it(tmp_path: Path, kind):
+    store = _store(tmp_path / "index", IndexParams(choice=kind))
+    first_articles, first_chunks = _snapshot_parts(2_000)
+    more_articles, more_chunks = _snapshot_parts(500, seed=1)
+    first, more = clustered(2_000), clustered(500, seed=1)
+    with store.write_lock():
+        store.commit(first_articles, first_chunks, first)
+        grown = store.commit(
+            {**first_articles, **more_articles},
+            first_chunks + more_chunks,
+            np.vstack([first, more]),
+        )
+        assert grown.faiss_index.ntotal == 2_500
+        assert np.array_equal(grown.faiss_index.reconstruct_n(0, 2_500), np.vstack([first, more]))
+        assert check_index(store) == []
+        kept = list(range(100, 2_500))  # the first 100 articles deleted: rows shift
+        kept_chunks = [grown.chunks[i] for i in kept]
+        shrunk = store.commit(
+            {c.article_id: grown.articles[c.article_id] for c in kept_chunks},
+            kept_chunks,
+            np.vstack([first, more])[kept],
+        )
+    assert shrunk.faiss_index.ntotal == 2_400
+    assert np.array_equal(
+        shrunk.faiss_index.reconstruct_n(0, 2_400), np.vstack([first, more])[kept]
+    )
+    assert check_index(store) == []
+
+
+def test_pipeline_writes_after_a_memory_mapped_load(tmp_path: Path):
+    """A memory-mapped snapshot is read-only: the next write must still work from it."""
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+
+    settings = Settings(index_dir=tmp_path / "index", index_mmap=True)
+    pipeline = Pipeline(settings, embedder=HashingEmbedder(64))
+    pipeline.ingest([Article("a", "A", "Three people were hurt in Kharkiv.")])
+    reopened = Pipeline(settings, embedder=HashingEmbedder(64))
+    assert not reopened.snapshot.vectors.flags.writeable
+    reopened.ingest([Article("b", "B", "Two drones were shot down near Odesa.")])
+    reopened.delete("a")
+    assert [c.article_id for c in reopened.snapshot.chunks] == ["b"]
+    assert reopened.search("drones Odesa")[0].doc_id == "b"
+
+
+def test_a_file_that_disagrees_with_the_manifest_is_refused(tmp_path: Path):
+    path = tmp_path / "index.faiss"
+    faiss.write_index(build_index(clustered(100), DIM, IndexParams(), "flat"), str(path))
+    assert index_type_of(read_index(path, "flat")) == "flat"
+    with pytest.raises(CorruptIndex, match="manifest says hnsw"):
+        read_index(path, "hnsw")
+    path.write_bytes(b"IxPQ" + path.read_bytes()[4:])
+    with pytest.raises(CorruptIndex, match="not a flat inner-product"):
+        read_index(path)
+
+
+def test_vector_cache_keeps_the_most_recent():
+    cache = VectorCache(2)
+    for i, text in enumerate(["a", "b", "a", "c"]):
+        cache.put(text, np.full(3, i, np.float32))
+    assert cache.get("b") is None  # least recently used, evicted
+    assert cache.get("a")[0] == 2 and cache.get("c")[0] == 3
+    with pytest.raises(ValueError):
+        cache.get("a")[0] = 9  # cached vectors are read-only
+    assert VectorCache(0).get("a") is None
+
+
+def test_mean_pooling_ignores_padding():
+    hidden = np.array([[[1.0, 0.0], [3.0, 0.0], [100.0, 100.0]]], np.float32)
+    mask = np.array([[1, 1, 0]])
+    assert np.allclose(mean_pool_normalize(hidden, mask), [[1.0, 0.0]])
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_fast_query_path_matches_sentence_transformers(backend, tmp_path: Path):
+    """Same vectors as `SentenceTransformer.encode`, to float precision (real bundled model)."""
+    from rag.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(backend=backend, cache_size=16, cache_dir=tmp_path)
+    texts = ["how many were wounded in Odessa?", "Kyiv", "a longer sentence " * 30]
+    fast = embedder.encode(texts)
+    reference = embedder.encode_bulk(texts)
+    assert np.abs(fast - reference).max() < 1e-4
+    assert np.array_equal(embedder.encode(texts[:1])[0], fast[0])  # from the cache
