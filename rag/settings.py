@@ -47,9 +47,9 @@ class Settings(BaseSettings):
     # Vector index (rag/vector_index.py) and query encoder (rag/embedding.py)
     index_type: Literal["auto", "flat", "hnsw", "ivf"] = Field(
         default="auto",
-        description="auto: exact (flat) below index_auto_threshold chunks, HNSW from there on.",
+        description="auto: exact (flat) below index_auto_threshold chunks, IVF from there on.",
     )
-    index_auto_threshold: int = Field(default=50_000, ge=1, description="Chunks: flat below.")
+    index_auto_threshold: int = Field(default=20_000, ge=1, description="Chunks: flat below.")
     hnsw_m: int = Field(default=32, ge=4, le=128, description="HNSW links per node.")
     hnsw_ef_construction: int = Field(default=80, ge=8, le=2048)
     hnsw_ef_search: int = Field(default=128, ge=8, le=4096, description="HNSW search breadth.")

@@ -54,6 +54,7 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 SNAPSHOT_NAME = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "\u0661".isdigit() is True
 IVF_REBUILD_GROWTH = 2  # an IVF index trained on n vectors is rebuilt once it holds 2n
+TRAINED_ON = "index_built_on_chunks"  # manifest: chunks when the index was last built whole
 
 
 @dataclass(frozen=True)
@@ -330,8 +331,11 @@ class IndexStore:
         np.save(folder / "vectors.npy", vectors, allow_pickle=False)
         kind = choose_index_type(len(chunks), self.params)
         faiss_index = self._extended_index(previous, chunks, vectors, kind)
+        built_on = len(chunks)
         if faiss_index is None:
             faiss_index = build_index(vectors, self.spec.dim, self.params, kind)
+        elif self._latest is not None:
+            built_on = _built_on(self._latest)
         faiss.write_index(faiss_index, str(folder / "index.faiss"))
         files = {}
         for file_name in FILES:
@@ -340,6 +344,7 @@ class IndexStore:
             _fsync_file(path)
             files[file_name] = _sha256(path)
         manifest = self._manifest(files, len(articles), len(chunks), kind)
+        manifest[TRAINED_ON] = built_on
         manifest_path = folder / "manifest.json"
         manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         os.chmod(manifest_path, FILE_MODE)
@@ -362,9 +367,9 @@ class IndexStore:
     ) -> faiss.Index | None:
         """The previous snapshot's index plus the new rows, when this write only appends.
 
-        Rebuilding HNSW over 100k vectors takes most of a minute on two cores; appending a few
-        articles to it takes well under a second. Deletes and replacements shift row ids, so
-        they rebuild.
+        Building IVF over 1M vectors takes over a minute on two cores (HNSW two); adding a few
+        articles' vectors to a copy takes a fraction of that. Deletes and replacements shift row
+        ids, so they rebuild; so does an IVF index that has doubled since it was trained.
         """
         last = self._latest
         if last is None or not last.name or last.name != previous:
@@ -374,7 +379,7 @@ class IndexStore:
             return None  # an exact index is as cheap to build as to copy
         if index_type_of(last.faiss_index) != kind:
             return None
-        if kind == "ivf" and len(chunks) >= IVF_REBUILD_GROWTH * n_old:
+        if kind == "ivf" and len(chunks) >= IVF_REBUILD_GROWTH * _built_on(last):
             return None  # its lists were trained on too few vectors for this many
         if chunks[:n_old] != last.chunks or not np.array_equal(vectors[:n_old], last.vectors):
             return None
@@ -395,6 +400,12 @@ class IndexStore:
                 shutil.rmtree(path, ignore_errors=True)
         for stray in self.root.glob("CURRENT.tmp.*"):
             stray.unlink(missing_ok=True)
+
+
+def _built_on(snapshot: Snapshot) -> int:
+    """Chunks in the index when it was last built whole (appends since then do not count)."""
+    value = snapshot.manifest.get(TRAINED_ON)
+    return value if type(value) is int and value > 0 else len(snapshot.chunks)
 
 
 def _is_snapshot_name(name: str) -> bool:

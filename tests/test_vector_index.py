@@ -41,8 +41,8 @@ def clustered(n: int, seed: int = 0, centers: int = 50) -> np.ndarray:
     [
         (0, "auto", 100, "flat"),
         (99, "auto", 100, "flat"),
-        (100, "auto", 100, "hnsw"),
-        (10**6, "auto", 50_000, "hnsw"),
+        (100, "auto", 100, "ivf"),
+        (10**6, "auto", 20_000, "ivf"),
         (10, "hnsw", 100, "hnsw"),
         (10**6, "flat", 100, "flat"),
         (10**6, "ivf", 100, "ivf"),
@@ -143,6 +143,7 @@ def test_appending_extends_the_index_and_deleting_rebuilds_it(tmp_path: Path, ki
             np.vstack([first, more]),
         )
         assert grown.faiss_index.ntotal == 2_500
+        assert grown.manifest["index_built_on_chunks"] == 2_000  # extended, not rebuilt
         assert np.array_equal(grown.faiss_index.reconstruct_n(0, 2_500), np.vstack([first, more]))
         assert check_index(store) == []
         kept = list(range(100, 2_500))  # the first 100 articles deleted: rows shift
@@ -153,9 +154,25 @@ def test_appending_extends_the_index_and_deleting_rebuilds_it(tmp_path: Path, ki
             np.vstack([first, more])[kept],
         )
     assert shrunk.faiss_index.ntotal == 2_400
+    assert shrunk.manifest["index_built_on_chunks"] == 2_400  # rebuilt
     assert np.array_equal(
         shrunk.faiss_index.reconstruct_n(0, 2_400), np.vstack([first, more])[kept]
     )
+    assert check_index(store) == []
+
+
+def test_an_ivf_index_is_rebuilt_once_appends_double_it(tmp_path: Path):
+    store = _store(tmp_path / "index", IndexParams(choice="ivf"))
+    articles, chunks = _snapshot_parts(4_000)
+    vectors = clustered(4_000)
+    built_on = []
+    with store.write_lock():
+        for n in (1_000, 1_500, 1_999, 2_000, 3_000, 4_000):
+            snapshot = store.commit(
+                {c.article_id: articles[c.article_id] for c in chunks[:n]}, chunks[:n], vectors[:n]
+            )
+            built_on.append(snapshot.manifest["index_built_on_chunks"])
+    assert built_on == [1_000, 1_000, 1_000, 2_000, 2_000, 4_000]
     assert check_index(store) == []
 
 

@@ -55,8 +55,12 @@ class Latency:
 
 
 def rss_mb(pid: int | None = None) -> float:
-    """Resident memory of a process (this one by default), in MB."""
-    import psutil
+    """Resident memory of a process (this one by default), in MB (Linux: /proc; else psutil)."""
+    statm = Path(f"/proc/{pid or os.getpid()}/statm")
+    if statm.is_file():
+        pages = int(statm.read_text().split()[1])
+        return round(pages * os.sysconf("SC_PAGE_SIZE") / 1e6, 1)
+    import psutil  # type: ignore[import-untyped]
 
     return round(psutil.Process(pid or os.getpid()).memory_info().rss / 1e6, 1)
 
@@ -69,7 +73,6 @@ def machine() -> dict[str, Any]:
     """What the numbers were measured on (the load average says how busy it was)."""
     import faiss
     import numpy
-    import psutil
 
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
@@ -81,7 +84,7 @@ def machine() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu": cpu,
         "cores": os.cpu_count(),
-        "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1),
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "faiss": faiss.__version__,

@@ -42,9 +42,7 @@ class BenchCorpus:
     def sample_questions(self, n: int, seed: int = 0) -> list[EvalQuestion]:
         """n questions (all when n <= 0 or n is more than there are), in a fixed random order."""
         pool = [q for q in self.questions if q.doc_id and q.answers]
-        if 0 < n < len(pool):
-            return random.Random(seed).sample(pool, n)
-        return pool
+        return random.Random(seed).sample(pool, n if 0 < n < len(pool) else len(pool))
 
 
 def load_corpus(min_chunks: int, chunk_size: int, chunk_overlap: int) -> BenchCorpus:
