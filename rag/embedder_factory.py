@@ -43,5 +43,9 @@ def make_embedder(settings: Settings) -> Embedder:
         return HashingEmbedder(dim)
     # An empty RAG_EMBEDDING_MODEL means the bundled model, under the bundled model's name.
     return SentenceTransformerEmbedder(
-        settings.embedding_model or None, settings.embedding_batch_size
+        settings.embedding_model or None,
+        settings.embedding_batch_size,
+        backend=settings.embedding_backend,
+        cache_size=settings.embedding_cache_size,
+        cache_dir=settings.cache_dir,
     )

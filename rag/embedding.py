@@ -14,6 +14,7 @@ import numpy as np
 
 from rag.errors import ModelNotFound
 from rag.query_encoder import Backend, ShortTextEncoder, VectorCache, make_short_encoder
+from rag.settings import DEFAULT_CACHE_DIR
 
 # OpenMP threads that spin while waiting steal the CPU from each other on a busy two-core
 # machine: one question took 100-500 ms instead of 25 ms under a load average of 6. Passive
@@ -60,19 +61,6 @@ def weights_checksum(model_dir: Path) -> str:
     raise ModelNotFound(f"no weights ({', '.join(WEIGHT_FILES)}) in model folder {model_dir}")
 
 
-def _encoder_options() -> tuple[Backend, int, Path]:
-    """Backend, cache size and cache folder from the RAG_ environment, for callers passing none."""
-    from pydantic import ValidationError
-
-    from rag.settings import Settings
-
-    try:
-        settings = Settings()
-    except ValidationError:  # the edge that built its own Settings has reported it
-        settings = Settings.model_construct()
-    return settings.embedding_backend, settings.embedding_cache_size, settings.cache_dir
-
-
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model on the CPU; never downloads anything.
 
@@ -86,9 +74,9 @@ class SentenceTransformerEmbedder:
         model_path: str | None = None,
         batch_size: int = 64,
         *,
-        backend: Backend | None = None,
-        cache_size: int | None = None,
-        cache_dir: Path | None = None,
+        backend: Backend = "auto",
+        cache_size: int = 4096,
+        cache_dir: Path = DEFAULT_CACHE_DIR,
     ) -> None:
         path = Path(model_path) if model_path else bundled_model_path()
         if not path.is_dir():
@@ -106,11 +94,10 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.dim = int(self.model.get_embedding_dimension() or 0)
-        env_backend, env_cache_size, env_cache_dir = _encoder_options()
-        self.backend: Backend = backend or env_backend
-        self.cache = VectorCache(env_cache_size if cache_size is None else cache_size)
-        self.short: ShortTextEncoder | None = make_short_encoder(
-            self.model, path, self.backend, cache_dir or env_cache_dir, self.fingerprint
+        self.cache = VectorCache(cache_size)
+        self.short: ShortTextEncoder | None
+        self.short, self.backend = make_short_encoder(
+            self.model, path, backend, cache_dir, self.fingerprint
         )
 
     @cached_property

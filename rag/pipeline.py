@@ -21,6 +21,7 @@ from rag.retrieval import Filters, Passage, Retriever
 from rag.settings import Settings
 from rag.store import ChunkRecord, IndexSpec, IndexStore, Snapshot
 from rag.text import Analyzer, load_aliases
+from rag.vector_index import IndexParams
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Pipeline:
                 chunk_size=settings.chunk_size,
                 chunk_overlap=settings.chunk_overlap,
             ),
+            IndexParams.from_settings(settings),
         )
         self.answerer = Answerer(
             self.embedder, self.analyzer, self.lexicon, settings.abstain_threshold

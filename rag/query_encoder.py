@@ -10,6 +10,7 @@ encoded texts are kept in a bounded LRU cache.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import warnings
@@ -22,7 +23,8 @@ import numpy as np
 
 from rag.errors import ModelNotFound
 
-Backend = Literal["torch", "onnx", "onnx-int8"]
+Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
+logger = logging.getLogger(__name__)
 ONNX_OPSET = 17
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -193,20 +195,37 @@ def export_onnx(transformer: Any, target: Path, quantize: bool) -> Path:
 
 def make_short_encoder(
     model: Any, model_dir: Path, backend: Backend, cache_dir: Path, fingerprint: str
-) -> ShortTextEncoder | None:
-    """The fast path for this model and backend, or None when the model's layout is unusual."""
+) -> tuple[ShortTextEncoder | None, Backend]:
+    """The fast path for this model and backend, or None when the model's layout is unusual;
+    and the backend it runs on.
+
+    `auto` takes ONNX Runtime (fp32: the same vectors as PyTorch to 1e-6, about half the time
+    per question) when it is installed and the export works, PyTorch otherwise.
+    """
     tokenizer_json = model_dir / "tokenizer.json"
     if not plain_mean_pooling(model) or not tokenizer_json.is_file():
-        if backend != "torch":
+        if backend not in ("torch", "auto"):
             raise ModelNotFound(
                 f"RAG_EMBEDDING_BACKEND={backend} needs a Transformer + mean pooling + normalize "
                 f"model with a tokenizer.json; {model_dir} is not one: unset the variable"
             )
-        return None
+        return None, "torch"
     tokens = Tokens(tokenizer_json, int(model.max_seq_length))
     transformer = model[0].auto_model.eval()
+    if backend == "auto":
+        try:
+            return _onnx_encoder(transformer, tokens, cache_dir, fingerprint, "onnx"), "onnx"
+        except (ModelNotFound, OSError, RuntimeError, ImportError) as exc:
+            logger.warning("ONNX query encoder unavailable (%s); using PyTorch", exc)
+            backend = "torch"
     if backend == "torch":
-        return TorchEncoder(transformer, tokens)
+        return TorchEncoder(transformer, tokens), "torch"
+    return _onnx_encoder(transformer, tokens, cache_dir, fingerprint, backend), backend
+
+
+def _onnx_encoder(
+    transformer: Any, tokens: Tokens, cache_dir: Path, fingerprint: str, backend: Backend
+) -> OnnxEncoder:
     name = "model-int8.onnx" if backend == "onnx-int8" else "model.onnx"
     onnx_file = export_onnx(
         transformer, cache_dir / "onnx" / fingerprint[:16] / name, backend == "onnx-int8"

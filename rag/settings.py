@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ALIASES = Path(__file__).resolve().parent / "data" / "aliases.json"
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "conflict-rag"
 
 
 class Settings(BaseSettings):
@@ -56,15 +57,16 @@ class Settings(BaseSettings):
     ivf_nlist: int = Field(default=0, ge=0, description="IVF lists; 0: about 4 * sqrt(chunks).")
     ivf_nprobe: int = Field(default=32, ge=1, description="IVF lists searched per query.")
     index_mmap: bool = Field(default=True, description="Memory-map vectors and flat storage.")
-    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
-        default="torch",
-        description="Encoder for questions and short texts: PyTorch, or ONNX Runtime (opt-in).",
+    embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="Encoder for questions and short texts: auto = ONNX Runtime when it works "
+        "(exported once into cache_dir), else PyTorch; onnx-int8 is faster, slightly less exact.",
     )
     embedding_cache_size: int = Field(
         default=4096, ge=0, description="Short texts whose embeddings are kept (LRU); 0: off."
     )
     cache_dir: Path = Field(
-        default=Path.home() / ".cache" / "conflict-rag",
+        default=DEFAULT_CACHE_DIR,
         description="Where derived files (the ONNX export of the model) are kept.",
     )
 

@@ -131,25 +131,13 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
-def _params_from_environment() -> IndexParams:
-    """Index settings from the RAG_ environment, for callers that pass none."""
-    from pydantic import ValidationError
-
-    from rag.settings import Settings
-
-    try:
-        return IndexParams.from_settings(Settings())
-    except ValidationError:  # the edge that built its own Settings has reported it
-        return IndexParams()
-
-
 class IndexStore:
     """Reads and writes snapshots of one index folder; writers are serialized by a file lock."""
 
     def __init__(self, root: Path, spec: IndexSpec, params: IndexParams | None = None) -> None:
         self.root = Path(root)
         self.spec = spec
-        self.params = params or _params_from_environment()
+        self.params = params or IndexParams()
         self._thread_lock = threading.Lock()
         self._latest: Snapshot | None = None  # the last snapshot loaded or written here
 

@@ -3,13 +3,14 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.documents import Article
 from rag.embedding import HashingEmbedder
 from rag.errors import DocumentNotFound, EmptyQuestion, IncompatibleIndex, QuestionTooLong
 from rag.pipeline import Pipeline
-from rag.retrieval import Filters, rrf
+from rag.retrieval import Filters, rrf, top_positive
 from rag.settings import Settings
 
 
@@ -115,6 +116,29 @@ def test_rrf_prefers_items_both_rankers_like():
     fused = rrf([[1, 2, 3], [3, 2]], k=60)
     assert max(fused, key=fused.get) in (2, 3)
     assert fused[2] > fused[1]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_top_positive_equals_a_full_sort(seed: int):
+    rng = np.random.default_rng(seed)
+    # few distinct values, many zeros: ties at the cut and rows without any query term
+    scores = rng.choice([0.0, 0.0, 0.0, 0.5, 1.0, 1.5, 2.0], size=200).astype(np.float32)
+    for k in (1, 3, 10, 50, 500):
+        full = sorted(
+            ((i, float(s)) for i, s in enumerate(scores) if s > 0), key=lambda r: (-r[1], r[0])
+        )
+        assert top_positive(scores, k) == full[:k]
+
+
+def test_lexical_respects_filters(fake_pipeline: Pipeline):
+    fake_pipeline.ensure_index()
+    _, retriever = fake_pipeline._current()
+    everything = retriever.lexical("wounded Odessa", 50)
+    assert everything
+    allowed = np.zeros(len(fake_pipeline.snapshot.chunks), dtype=bool)
+    allowed[everything[-1][0]] = True
+    assert [i for i, _ in retriever.lexical("wounded Odessa", 50, allowed)] == [everything[-1][0]]
+    assert retriever.lexical("wounded Odessa", 50, np.zeros_like(allowed)) == []
 
 
 def test_question_errors(fake_pipeline: Pipeline):

@@ -232,3 +232,19 @@ def test_fast_query_path_matches_sentence_transformers(backend, tmp_path: Path):
     reference = embedder.encode_bulk(texts)
     assert np.abs(fast - reference).max() < 1e-4
     assert np.array_equal(embedder.encode(texts[:1])[0], fast[0])  # from the cache
+
+
+@pytest.mark.integration
+def test_auto_backend_takes_onnx_and_falls_back_to_torch(tmp_path: Path):
+    """`auto` exports to ONNX once; where the export cannot be written it still answers."""
+    from rag.embedding import SentenceTransformerEmbedder
+
+    auto = SentenceTransformerEmbedder(cache_size=0, cache_dir=tmp_path / "cache")
+    assert auto.backend == "onnx"
+    assert list((tmp_path / "cache" / "onnx").glob("*/model.onnx"))
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would go")
+    fallback = SentenceTransformerEmbedder(cache_size=0, cache_dir=blocked)
+    assert fallback.backend == "torch"
+    texts = ["how many were wounded in Odessa?"]
+    assert np.abs(auto.encode(texts) - fallback.encode(texts)).max() < 1e-4
