@@ -230,7 +230,9 @@ class Answerer:
         answer_passages: int,
     ) -> Answer:
         qa = analyze_question(question, self.analyzer)
-        scored = self.evidence.score(qa, query_vector, passages[:answer_passages], snapshot)
+        scored = self.evidence.score(
+            qa, query_vector, passages[:answer_passages], snapshot, exact_top=SENTENCES_READ
+        )
         proposals = self.propose(qa, scored, snapshot)
         if not proposals or proposals[0].confidence < self.abstain_threshold:
             confidence = 1.0 - proposals[0].confidence if proposals else 1.0

@@ -48,4 +48,5 @@ def make_embedder(settings: Settings) -> Embedder:
         backend=settings.embedding_backend,
         cache_size=settings.embedding_cache_size,
         cache_dir=settings.cache_dir,
+        threads=settings.query_threads,
     )

@@ -23,7 +23,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
-SHORT_CALL_MAX_TEXTS = 32  # calls this small are query-time work: the fast path and the cache
+QUERY_BATCH = 64  # texts per forward pass on the query-time path
 
 
 class Embedder(Protocol):
@@ -35,7 +35,13 @@ class Embedder(Protocol):
     @property
     def fingerprint(self) -> str: ...
 
-    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Query-time texts (questions, the answerer's words and sentences): fast, cached."""
+        ...
+
+    def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Texts whose vectors are stored in the index: always the model itself, batched."""
+        ...
 
 
 def bundled_model_path() -> Path:
@@ -77,6 +83,7 @@ class SentenceTransformerEmbedder:
         backend: Backend = "auto",
         cache_size: int = 4096,
         cache_dir: Path = DEFAULT_CACHE_DIR,
+        threads: int = 1,
     ) -> None:
         path = Path(model_path) if model_path else bundled_model_path()
         if not path.is_dir():
@@ -97,21 +104,21 @@ class SentenceTransformerEmbedder:
         self.cache = VectorCache(cache_size)
         self.short: ShortTextEncoder | None
         self.short, self.backend = make_short_encoder(
-            self.model, path, backend, cache_dir, self.fingerprint
+            self.model, path, backend, cache_dir, self.fingerprint, threads
         )
 
     @cached_property
     def fingerprint(self) -> str:
         return weights_checksum(self.path)
 
-    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self.short is not None and len(texts) <= SHORT_CALL_MAX_TEXTS and not show_progress:
-            return self._encode_short(texts)
-        return self.encode_bulk(texts, show_progress=show_progress)
+        if self.short is None:
+            return self.encode_documents(texts)
+        return self._encode_short(texts)
 
-    def encode_bulk(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+    def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """`SentenceTransformer.encode`, batched and sorted by length (ingestion)."""
         vectors = self.model.encode(
             list(texts),
@@ -128,7 +135,11 @@ class SentenceTransformerEmbedder:
         missing = list(dict.fromkeys(t for t, v in zip(texts, found, strict=True) if v is None))
         fresh: dict[str, np.ndarray] = {}
         if missing:
-            fresh = dict(zip(missing, self.short.encode(missing), strict=True))
+            encoded = [
+                self.short.encode(missing[i : i + QUERY_BATCH])
+                for i in range(0, len(missing), QUERY_BATCH)
+            ]
+            fresh = dict(zip(missing, np.concatenate(encoded), strict=True))
             for text, vector in fresh.items():
                 self.cache.put(text, vector)
         rows = [fresh[t] if v is None else v for t, v in zip(texts, found, strict=True)]
@@ -148,7 +159,10 @@ class HashingEmbedder:
         self.name = f"hashing-{dim}"
         self.fingerprint = f"hashing-{dim}-v1"
 
-    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+    def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        return self.encode(texts)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):

@@ -3,7 +3,11 @@ words (exactly, as aliases, or paraphrased) and its meaning."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -16,6 +20,9 @@ from rag.spans import EntityTyper, learn_entity_kinds
 from rag.store import Snapshot
 from rag.text import Analyzer, Token, words
 
+K = TypeVar("K")
+V = TypeVar("V")
+
 NEIGHBOUR_WEIGHT = 0.7  # a question term found in an adjacent sentence counts this much
 PROPER_WEIGHT = 2.0  # names and places weigh more than common words
 # A question word missing from the text may be paraphrased ("injured" ~ "wounded"): word
@@ -24,6 +31,52 @@ SOFT_SIM_FLOOR = 0.55
 SOFT_SIM_SPAN = 0.2
 SOFT_MAX = 0.8
 WORD_CACHE_LIMIT = 100_000
+# Per-snapshot caches of what the answerer derives from articles (sentences, their terms,
+# vectors and entity kinds), bounded so a long-running server's memory stays flat.
+ARTICLE_CACHE_LIMIT = 2_000  # articles
+SENTENCE_CACHE_LIMIT = 50_000  # sentences (vectors: 1.5 KB each at 384 dimensions)
+
+
+class Lru(Generic[K, V]):
+    """A thread-safe map that forgets its least recently used entries beyond `limit`.
+
+    >>> cache = Lru[str, int](2)
+    >>> [cache.get_or(k, lambda: len(k)) for k in ("a", "bb", "a", "ccc")], cache.get("bb")
+    ([1, 2, 1, 3], None)
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def get_or(self, key: K, make: Callable[[], V]) -> V:
+        value = self.get(key)
+        if value is not None:
+            return value
+        value = make()  # outside the lock: two threads may both make it, harmlessly
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _cache(snapshot: Snapshot, name: str, limit: int) -> Lru[Any, Any]:
+    cache = snapshot.extras.get(name)
+    if cache is None:
+        cache = snapshot.extras.setdefault(name, Lru(limit))
+    return cache
 
 
 @dataclass(frozen=True)
@@ -61,41 +114,36 @@ class EvidenceScorer:
         return {w: self._word_vectors[w] for w in items}
 
     def sentences(self, snapshot: Snapshot, doc_id: str) -> list[Sentence]:
-        cache = snapshot.extras.setdefault("sentences", {})
-        if doc_id not in cache:
+        def split() -> list[Sentence]:
             article = snapshot.articles[doc_id]
-            cache[doc_id] = [
-                s for a, b in article.spans() for s in split_sentences(article.text[a:b], a)
-            ]
-        return cache[doc_id]
+            return [s for a, b in article.spans() for s in split_sentences(article.text[a:b], a)]
+
+        return _cache(snapshot, "sentences", ARTICLE_CACHE_LIMIT).get_or(doc_id, split)
 
     def typer(self, snapshot: Snapshot, doc_id: str) -> EntityTyper:
-        cache = snapshot.extras.setdefault("typers", {})
-        if doc_id not in cache:
+        def learn() -> EntityTyper:
             base = EntityTyper(self.lexicon)
             known = learn_entity_kinds([s.text for s in self.sentences(snapshot, doc_id)], base)
-            cache[doc_id] = EntityTyper(self.lexicon, known)
-        return cache[doc_id]
+            return EntityTyper(self.lexicon, known)
+
+        return _cache(snapshot, "typers", ARTICLE_CACHE_LIMIT).get_or(doc_id, learn)
 
     def _terms(self, snapshot: Snapshot, doc_id: str, sentence: Sentence) -> frozenset[str]:
-        cache = snapshot.extras.setdefault("sentence_terms", {})
-        key = (doc_id, sentence.start)
-        if key not in cache:
-            cache[key] = frozenset(self.analyzer.terms(sentence.text))
-        return cache[key]
+        return _cache(snapshot, "sentence_terms", SENTENCE_CACHE_LIMIT).get_or(
+            (doc_id, sentence.start), lambda: frozenset(self.analyzer.terms(sentence.text))
+        )
 
     def _sentence_vectors(
         self, snapshot: Snapshot, keys: list[tuple[str, int]], texts: list[str]
     ) -> np.ndarray:
-        cache: dict[tuple[str, int], np.ndarray] = snapshot.extras.setdefault(
-            "sentence_vectors", {}
-        )
-        missing = [i for i, k in enumerate(keys) if k not in cache]
+        cache = _cache(snapshot, "sentence_vectors", SENTENCE_CACHE_LIMIT)
+        found = {k: v for k in keys if (v := cache.get(k)) is not None}
+        missing = [i for i, k in enumerate(keys) if k not in found]
         if missing:
             encoded = self.embedder.encode([texts[i] for i in missing])
             for i, vec in zip(missing, encoded, strict=True):
-                cache[keys[i]] = vec
-        return np.stack([cache[k] for k in keys])
+                found[keys[i]] = cache.get_or(keys[i], lambda vec=vec: vec)
+        return np.stack([found[k] for k in keys])
 
     # ----- matching -------------------------------------------------------------------------
     def soft_match(self, question_word: str, tokens: list[Token]) -> tuple[float, Token | None]:
@@ -130,12 +178,77 @@ class EvidenceScorer:
         query_vector: np.ndarray,
         passages: list[Passage],
         snapshot: Snapshot,
+        exact_top: int = 8,
     ) -> list[ScoredSentence]:
-        """Every sentence of the passages, best supported first."""
+        """Every sentence of the passages, best supported first.
+
+        Paraphrase matching embeds every word of a sentence, the costliest step of an answer.
+        It only ever adds credit, so a sentence whose score could not reach the `exact_top`-th
+        best even with full credit for every unmatched word skips it: the first `exact_top`
+        rows are exactly what scoring every sentence would give, the rest are lower bounds.
+        """
         weights = {t: PROPER_WEIGHT if t in qa.proper_terms else 1.0 for t in qa.terms}
-        surface = dict(zip(qa.terms, qa.surfaces, strict=True))
         total = sum(weights.values()) or 1.0
-        rows = []
+        rows = self._exact_rows(qa, weights, passages, snapshot)
+        if not rows:
+            return []
+        keys = [(r.passage.doc_id, r.sentence.start) for r in rows]
+        sims = (
+            self._sentence_vectors(snapshot, keys, [r.sentence.text for r in rows]) @ query_vector
+        )
+        floors = [
+            0.5 * r.covered / total + 0.5 * max(float(sim), 0.0)
+            for r, sim in zip(rows, sims, strict=True)
+        ]
+        bar = sorted(floors, reverse=True)[exact_top - 1] if len(rows) >= exact_top else -1.0
+        soft = [
+            r
+            for r, floor in zip(rows, floors, strict=True)
+            if r.soft_terms
+            and floor + 0.5 * SOFT_MAX * sum(weights[t] for t in r.soft_terms) / total >= bar
+        ]
+        if soft:  # one batch for all the words those sentences need
+            self.word_vectors(
+                [qa_surface.lower() for qa_surface in qa.surfaces]
+                + [t.text.lower() for r in soft for t in r.tokens if self.analyzer.term(t.text)]
+            )
+        surface = dict(zip(qa.terms, qa.surfaces, strict=True))
+        for r in soft:
+            for term in r.soft_terms:
+                credit, token = self.soft_match(surface[term], r.tokens)
+                r.covered += credit * weights[term]
+                r.direct += credit * weights[term]
+                r.missing -= credit / SOFT_MAX * weights[term]
+                if token is not None:
+                    r.hits.append(token)
+        scored = [
+            ScoredSentence(
+                passage=r.passage,
+                sentence=r.sentence,
+                score=0.5 * r.covered / total + 0.5 * max(float(sim), 0.0),
+                coverage=r.covered / total,
+                direct=r.direct / total,
+                similarity=float(sim),
+                matched=r.matched,
+                hits=tuple(sorted(r.hits, key=lambda t: t.start)),
+                missing=r.missing / total,
+                name_missing=r.name_missing,
+            )
+            for r, sim in zip(rows, sims, strict=True)
+        ]
+        return sorted(scored, key=lambda r: -r.score)
+
+    def _exact_rows(
+        self,
+        qa: QuestionAnalysis,
+        weights: dict[str, float],
+        passages: list[Passage],
+        snapshot: Snapshot,
+    ) -> list[_Row]:
+        """Each sentence of the passages once, with the question words it holds exactly, as
+        an alias, or next door; the words left for paraphrase matching count as missing."""
+        surface = dict(zip(qa.terms, qa.surfaces, strict=True))
+        rows: list[_Row] = []
         seen: set[tuple[str, int]] = set()
         for passage in passages:
             sents = self.sentences(snapshot, passage.doc_id)
@@ -150,59 +263,40 @@ class EvidenceScorer:
                     if 0 <= j < len(sents):
                         around |= self._terms(snapshot, passage.doc_id, sents[j])
                 tokens = words(sent.text)
-                hits = [t for t in tokens if self.analyzer.term(t.text) in weights]
-                covered = direct = missing = 0.0
-                name_missing = False
+                row = _Row(passage, sent, tokens, own & set(weights))
+                row.hits = [t for t in tokens if self.analyzer.term(t.text) in weights]
                 for term, weight in weights.items():
                     if term in own:
-                        covered += weight
-                        direct += weight
+                        row.covered += weight
+                        row.direct += weight
                     elif term in qa.proper_terms:  # names match exactly (aliases aside)
                         if term in around and not self._name_belongs_elsewhere(
                             snapshot, passage.doc_id, surface[term], sent.text, qa
                         ):
-                            covered += NEIGHBOUR_WEIGHT * weight
+                            row.covered += NEIGHBOUR_WEIGHT * weight
                         else:
-                            missing += weight
-                            name_missing = True
+                            row.missing += weight
+                            row.name_missing = True
                     elif term in around:
-                        covered += NEIGHBOUR_WEIGHT * weight
+                        row.covered += NEIGHBOUR_WEIGHT * weight
                     else:
-                        credit, token = self.soft_match(surface[term], tokens)
-                        covered += credit * weight
-                        direct += credit * weight
-                        missing += (1.0 - credit / SOFT_MAX) * weight
-                        if token is not None:
-                            hits.append(token)
-                rows.append(
-                    (
-                        passage,
-                        sent,
-                        own & set(weights),
-                        covered / total,
-                        direct / total,
-                        missing / total,
-                        name_missing,
-                        tuple(sorted(hits, key=lambda t: t.start)),
-                    )
-                )
-        if not rows:
-            return []
-        keys = [(r[0].doc_id, r[1].start) for r in rows]
-        sims = self._sentence_vectors(snapshot, keys, [r[1].text for r in rows]) @ query_vector
-        scored = [
-            ScoredSentence(
-                passage=p,
-                sentence=s,
-                score=0.5 * cov + 0.5 * max(float(sim), 0.0),
-                coverage=cov,
-                direct=dr,
-                similarity=float(sim),
-                matched=m,
-                hits=h,
-                missing=miss,
-                name_missing=nm,
-            )
-            for (p, s, m, cov, dr, miss, nm, h), sim in zip(rows, sims, strict=True)
-        ]
-        return sorted(scored, key=lambda r: -r.score)
+                        row.soft_terms.append(term)
+                        row.missing += weight
+                rows.append(row)
+        return rows
+
+
+@dataclass
+class _Row:
+    """A sentence being scored (weighted sums; divided by the total weight at the end)."""
+
+    passage: Passage
+    sentence: Sentence
+    tokens: list[Token]
+    matched: frozenset[str]
+    covered: float = 0.0
+    direct: float = 0.0
+    missing: float = 0.0
+    name_missing: bool = False
+    hits: list[Token] = field(default_factory=list)
+    soft_terms: list[str] = field(default_factory=list)

@@ -172,7 +172,7 @@ class Pipeline:
                 return report
             keep = [i for i, c in enumerate(base.chunks) if c.article_id not in changed]
             new_chunks = [c for a in changed.values() for c in chunk_article(a, self.splitter)]
-            vectors = self.embedder.encode(
+            vectors = self.embedder.encode_documents(
                 [c.text for c in new_chunks], show_progress=show_progress
             )
             all_articles = {k: v for k, v in base.articles.items() if k not in changed}

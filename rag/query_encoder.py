@@ -117,7 +117,7 @@ class TorchEncoder:
 class OnnxEncoder:
     """The same forward pass in ONNX Runtime."""
 
-    def __init__(self, onnx_file: Path, tokens: Tokens) -> None:
+    def __init__(self, onnx_file: Path, tokens: Tokens, threads: int = 1) -> None:
         try:
             import onnxruntime as ort  # type: ignore[import-untyped]
         except ImportError as exc:
@@ -125,7 +125,7 @@ class OnnxEncoder:
                 "RAG_EMBEDDING_BACKEND=onnx needs ONNX Runtime: pip install onnxruntime onnx"
             ) from exc
         options = ort.SessionOptions()
-        options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+        options.intra_op_num_threads = threads
         options.log_severity_level = 3
         self.session = ort.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]
@@ -194,7 +194,12 @@ def export_onnx(transformer: Any, target: Path, quantize: bool) -> Path:
 
 
 def make_short_encoder(
-    model: Any, model_dir: Path, backend: Backend, cache_dir: Path, fingerprint: str
+    model: Any,
+    model_dir: Path,
+    backend: Backend,
+    cache_dir: Path,
+    fingerprint: str,
+    threads: int = 1,
 ) -> tuple[ShortTextEncoder | None, Backend]:
     """The fast path for this model and backend, or None when the model's layout is unusual;
     and the backend it runs on.
@@ -214,20 +219,26 @@ def make_short_encoder(
     transformer = model[0].auto_model.eval()
     if backend == "auto":
         try:
-            return _onnx_encoder(transformer, tokens, cache_dir, fingerprint, "onnx"), "onnx"
+            encoder = _onnx_encoder(transformer, tokens, cache_dir, fingerprint, "onnx", threads)
+            return encoder, "onnx"
         except (ModelNotFound, OSError, RuntimeError, ImportError) as exc:
             logger.warning("ONNX query encoder unavailable (%s); using PyTorch", exc)
             backend = "torch"
     if backend == "torch":
         return TorchEncoder(transformer, tokens), "torch"
-    return _onnx_encoder(transformer, tokens, cache_dir, fingerprint, backend), backend
+    return _onnx_encoder(transformer, tokens, cache_dir, fingerprint, backend, threads), backend
 
 
 def _onnx_encoder(
-    transformer: Any, tokens: Tokens, cache_dir: Path, fingerprint: str, backend: Backend
+    transformer: Any,
+    tokens: Tokens,
+    cache_dir: Path,
+    fingerprint: str,
+    backend: Backend,
+    threads: int,
 ) -> OnnxEncoder:
     name = "model-int8.onnx" if backend == "onnx-int8" else "model.onnx"
     onnx_file = export_onnx(
         transformer, cache_dir / "onnx" / fingerprint[:16] / name, backend == "onnx-int8"
     )
-    return OnnxEncoder(onnx_file, tokens)
+    return OnnxEncoder(onnx_file, tokens, threads)

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         description="Encoder for questions and short texts: auto = ONNX Runtime when it works "
         "(exported once into cache_dir), else PyTorch; onnx-int8 is faster, slightly less exact.",
     )
+    query_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="ONNX threads per query-time encode; one serves concurrent requests best.",
+    )
     embedding_cache_size: int = Field(
         default=4096, ge=0, description="Short texts whose embeddings are kept (LRU); 0: off."
     )

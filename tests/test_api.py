@@ -453,11 +453,11 @@ class GatedEmbedder(HashingEmbedder):
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+    def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         if any(self.marker in t for t in texts):
             self.entered.set()
             assert self.release.wait(timeout=30)
-        return super().encode(texts, show_progress=show_progress)
+        return super().encode_documents(texts, show_progress=show_progress)
 
 
 def test_queries_are_served_during_a_write(

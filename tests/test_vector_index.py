@@ -229,7 +229,7 @@ def test_fast_query_path_matches_sentence_transformers(backend, tmp_path: Path):
     embedder = SentenceTransformerEmbedder(backend=backend, cache_size=16, cache_dir=tmp_path)
     texts = ["how many were wounded in Odessa?", "Kyiv", "a longer sentence " * 30]
     fast = embedder.encode(texts)
-    reference = embedder.encode_bulk(texts)
+    reference = embedder.encode_documents(texts)
     assert np.abs(fast - reference).max() < 1e-4
     assert np.array_equal(embedder.encode(texts[:1])[0], fast[0])  # from the cache
 

@@ -25,7 +25,7 @@ def raw_encode(embedder: Embedder, texts: list[str], batch_size: int) -> np.ndar
     """The model alone: `SentenceTransformer.encode` (or the fake embedder's encode)."""
     model = getattr(embedder, "model", None)
     if model is None:
-        return embedder.encode(texts)
+        return embedder.encode_documents(texts)
     return np.asarray(
         model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
     )
