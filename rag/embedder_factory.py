@@ -46,6 +46,7 @@ def make_embedder(settings: Settings) -> Embedder:
         settings.embedding_model or None,
         settings.embedding_batch_size,
         backend=settings.embedding_backend,
+        reading_backend=settings.reading_backend,
         cache_size=settings.embedding_cache_size,
         cache_dir=settings.cache_dir,
         threads=settings.query_threads,

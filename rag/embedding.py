@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.errors import ModelNotFound
-from rag.query_encoder import Backend, ShortTextEncoder, VectorCache, make_short_encoder
+from rag.query_encoder import Backend, CachedEncoder, make_short_encoder
 from rag.settings import DEFAULT_CACHE_DIR
 
 # OpenMP threads that spin while waiting steal the CPU from each other on a busy two-core
@@ -23,7 +23,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
-QUERY_BATCH = 64  # texts per forward pass on the query-time path
 
 
 class Embedder(Protocol):
@@ -36,7 +35,11 @@ class Embedder(Protocol):
     def fingerprint(self) -> str: ...
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Query-time texts (questions, the answerer's words and sentences): fast, cached."""
+        """Questions: fast and cached, in the same vector space as the stored vectors."""
+        ...
+
+    def encode_reading(self, texts: Sequence[str]) -> np.ndarray:
+        """The answerer's words and sentences: fastest, cached, possibly approximate."""
         ...
 
     def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
@@ -70,9 +73,11 @@ def weights_checksum(model_dir: Path) -> str:
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model on the CPU; never downloads anything.
 
-    Large calls (ingestion) go through `SentenceTransformer.encode`; calls of a few texts
-    (questions, the answerer's words and sentences) take the direct path of
-    rag/query_encoder.py, PyTorch or ONNX Runtime, behind an LRU cache.
+    Stored vectors (ingestion) come from `SentenceTransformer.encode`. Query-time texts take
+    the direct path of rag/query_encoder.py behind LRU caches: questions on `backend` (auto:
+    ONNX fp32, the same vectors as the model to 1e-6, so retrieval is unchanged), the
+    answerer's words and sentences on `reading_backend` (auto: ONNX int8, about three times
+    faster; they are only compared with each other and with the question).
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class SentenceTransformerEmbedder:
         batch_size: int = 64,
         *,
         backend: Backend = "auto",
+        reading_backend: Backend = "auto",
         cache_size: int = 4096,
         cache_dir: Path = DEFAULT_CACHE_DIR,
         threads: int = 1,
@@ -101,11 +107,15 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.dim = int(self.model.get_embedding_dimension() or 0)
-        self.cache = VectorCache(cache_size)
-        self.short: ShortTextEncoder | None
-        self.short, self.backend = make_short_encoder(
-            self.model, path, backend, cache_dir, self.fingerprint, threads
-        )
+
+        def fast(choice: Backend, auto: Backend) -> tuple[CachedEncoder | None, Backend]:
+            encoder, used = make_short_encoder(
+                self.model, path, choice, cache_dir, self.fingerprint, threads, auto
+            )
+            return (None if encoder is None else CachedEncoder(encoder, cache_size)), used
+
+        self.query, self.backend = fast(backend, "onnx")
+        self.reading, self.reading_backend = fast(reading_backend, "onnx-int8")
 
     @cached_property
     def fingerprint(self) -> str:
@@ -114,9 +124,16 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self.short is None:
+        if self.query is None:
             return self.encode_documents(texts)
-        return self._encode_short(texts)
+        return self.query.encode(texts)
+
+    def encode_reading(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self.reading is None:
+            return self.encode_documents(texts)
+        return self.reading.encode(texts)
 
     def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """`SentenceTransformer.encode`, batched and sorted by length (ingestion)."""
@@ -128,22 +145,6 @@ class SentenceTransformerEmbedder:
             show_progress_bar=show_progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def _encode_short(self, texts: Sequence[str]) -> np.ndarray:
-        assert self.short is not None
-        found = [self.cache.get(t) for t in texts]
-        missing = list(dict.fromkeys(t for t, v in zip(texts, found, strict=True) if v is None))
-        fresh: dict[str, np.ndarray] = {}
-        if missing:
-            encoded = [
-                self.short.encode(missing[i : i + QUERY_BATCH])
-                for i in range(0, len(missing), QUERY_BATCH)
-            ]
-            fresh = dict(zip(missing, np.concatenate(encoded), strict=True))
-            for text, vector in fresh.items():
-                self.cache.put(text, vector)
-        rows = [fresh[t] if v is None else v for t, v in zip(texts, found, strict=True)]
-        return np.stack(rows).astype(np.float32, copy=False)
 
 
 class HashingEmbedder:
@@ -160,6 +161,9 @@ class HashingEmbedder:
         self.fingerprint = f"hashing-{dim}-v1"
 
     def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        return self.encode(texts)
+
+    def encode_reading(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode(texts)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

@@ -109,7 +109,7 @@ class EvidenceScorer:
         if missing:
             if len(self._word_vectors) > WORD_CACHE_LIMIT:
                 self._word_vectors.clear()
-            for w, vec in zip(missing, self.embedder.encode(missing), strict=True):
+            for w, vec in zip(missing, self.embedder.encode_reading(missing), strict=True):
                 self._word_vectors[w] = vec
         return {w: self._word_vectors[w] for w in items}
 
@@ -140,7 +140,7 @@ class EvidenceScorer:
         found = {k: v for k in keys if (v := cache.get(k)) is not None}
         missing = [i for i, k in enumerate(keys) if k not in found]
         if missing:
-            encoded = self.embedder.encode([texts[i] for i in missing])
+            encoded = self.embedder.encode_reading([texts[i] for i in missing])
             for i, vec in zip(missing, encoded, strict=True):
                 found[keys[i]] = cache.get_or(keys[i], lambda vec=vec: vec)
         return np.stack([found[k] for k in keys])

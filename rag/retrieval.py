@@ -127,13 +127,17 @@ def build_bm25(snapshot: Snapshot, analyzer: Analyzer) -> tuple[bm25s.BM25 | Non
     cached = snapshot.extras.get("bm25")
     if cached is not None:
         return cached
-    corpus = [analyzer.terms(chunk.text) or ["\u2205"] for chunk in snapshot.chunks]
-    if not corpus:
+    vocab: dict[str, int] = {}
+    ids = [
+        [vocab.setdefault(t, len(vocab)) for t in analyzer.terms(chunk.text) or ["\u2205"]]
+        for chunk in snapshot.chunks
+    ]
+    if not ids:
         result: tuple[bm25s.BM25 | None, set[str]] = (None, set())
     else:
         model = bm25s.BM25()
-        model.index(corpus, show_progress=False)
-        result = (model, {t for doc in corpus for t in doc})
+        model.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
+        result = (model, set(vocab))
     snapshot.extras["bm25"] = result
     return result
 

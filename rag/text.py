@@ -171,4 +171,16 @@ class Analyzer:
         return result
 
     def terms(self, text: str) -> list[str]:
-        return [t for t in (self.term(w.text) for w in words(text)) if t]
+        """Index terms of a text, in order (BM25 indexes every chunk through this).
+
+        >>> Analyzer({}).terms("The drones struck Kyiv's port")
+        ['drone', 'struck', 'kyiv', 'port']
+        """
+        cache, out = self._cache, []
+        for word in WORD.findall(text):
+            term = cache.get(word)
+            if term is None:
+                term = self.term(word)
+            if term:
+                out.append(term)
+        return out

@@ -55,7 +55,8 @@ class BenchOptions:
     concurrency: tuple[int, ...] = (8, 32)
     concurrency_seconds: float = 10.0
     concurrency_requests: int = 400
-    backends: tuple[str, ...] = ("torch", "onnx", "onnx-int8")  # query encoders compared
+    # question encoders compared; the first is the default (RAG_EMBEDDING_BACKEND=auto)
+    backends: tuple[str, ...] = ("onnx", "torch", "onnx-int8")
     peer: bool = True
     scale: bool = False
     scale_chunks: int = 1_000_000
@@ -183,8 +184,10 @@ def _peer(
             settings.embedding_model or None,
             settings.embedding_batch_size,
             backend=backend,  # type: ignore[arg-type]
+            reading_backend=settings.reading_backend,
             cache_size=settings.embedding_cache_size,
             cache_dir=settings.cache_dir,
+            threads=settings.query_threads,
         )
         variant = bench_pipeline(
             settings.model_copy(update={"index_dir": pipeline.store.root}), embedder
@@ -310,6 +313,8 @@ def _settings_summary(settings: Settings) -> dict[str, Any]:
     keys = (
         "embedding_model",
         "embedding_backend",
+        "reading_backend",
+        "query_threads",
         "embedding_cache_size",
         "index_type",
         "index_auto_threshold",
