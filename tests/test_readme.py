@@ -56,3 +56,11 @@ def test_first_readme_command_answers_the_odessa_question(tmp_path: Path):
     assert "Local officials confirmed that three individuals were wounded" in result.stdout
     assert "characters 1673-1754" in result.stdout
     assert (tmp_path / "index" / "CURRENT").is_file()
+
+
+def test_every_setting_is_documented_in_the_readme():
+    from rag.settings import Settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [f"RAG_{name.upper()}" for name in Settings.model_fields]
+    assert [v for v in missing if f"`{v}`" not in readme] == []
