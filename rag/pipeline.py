@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,13 +17,21 @@ from rag.chunking import chunk_article, make_splitter
 from rag.documents import Article, Problem, read_paths
 from rag.embedder_factory import make_embedder
 from rag.embedding import Embedder
-from rag.errors import BadDocument, DocumentNotFound, EmptyQuestion, QuestionTooLong
+from rag.errors import (
+    BadDocument,
+    DocumentNotFound,
+    EmptyQuestion,
+    QuestionTooLong,
+    RagError,
+)
 from rag.lexicon import load_lexicon
 from rag.retrieval import Filters, Passage, Retriever
 from rag.settings import Settings
 from rag.store import ChunkRecord, IndexSpec, IndexStore, Snapshot
 from rag.text import Analyzer, load_aliases
 from rag.vector_index import IndexParams
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,6 +98,9 @@ class Pipeline:
         self._snapshot: Snapshot | None = None
         self._retriever: Retriever | None = None
         self._swap = threading.Lock()
+        self._following = threading.Lock()  # held while a newer snapshot is being loaded
+        self._checked_at = time.monotonic()
+        self._unloadable = ""  # a newer snapshot that failed to load
 
     # ----- state --------------------------------------------------------------------------
     def open(self) -> Snapshot:
@@ -107,7 +120,8 @@ class Pipeline:
             self.settings.dense_weight,
         )
         with self._swap:
-            self._snapshot, self._retriever = snapshot, retriever
+            if self._snapshot is None or _age(snapshot) >= _age(self._snapshot):
+                self._snapshot, self._retriever = snapshot, retriever
 
     def _current(self) -> tuple[Snapshot, Retriever]:
         with self._swap:
@@ -115,7 +129,42 @@ class Pipeline:
         if snapshot is None or retriever is None:
             self.open()
             return self._current()
+        self._follow(snapshot)
         return snapshot, retriever
+
+    def _follow(self, serving: Snapshot) -> None:
+        """Pick up a snapshot another process wrote (`rag ingest` beside `rag serve`).
+
+        At most every `reload_check_s` seconds, one small read of CURRENT; when it names a
+        newer snapshot, a background thread loads it while requests go on with this one.
+        """
+        interval = self.settings.reload_check_s
+        now = time.monotonic()
+        if interval < 0 or now - self._checked_at < interval:
+            return
+        self._checked_at = now
+        try:
+            name = self.store.current_name()
+        except RagError:
+            return  # a damaged pointer: keep serving the snapshot in memory
+        if name in (serving.name, self._unloadable) or not self._following.acquire(blocking=False):
+            return
+
+        def load() -> None:
+            try:
+                self._install(self.store.load())
+            except RagError as exc:
+                self._unloadable = name  # said once, not every second
+                logger.warning("index at %s changed but cannot be loaded: %s", self.store.root, exc)
+            finally:
+                self._following.release()
+
+        threading.Thread(target=load, name="rag-follow", daemon=True).start()
+
+    def wait_followed(self, timeout: float = 60.0) -> None:
+        """Block until a background load started by `_follow` is done (tests, shutdown)."""
+        if self._following.acquire(timeout=timeout):
+            self._following.release()
 
     @property
     def snapshot(self) -> Snapshot:
@@ -158,7 +207,7 @@ class Pipeline:
         if strict and report.skipped:
             return report
         with self.store.write_lock():
-            base = self.store.load_or_empty()
+            base = self.store.base_for_write()
             changed = {}
             for doc_id, article in incoming.items():
                 old = base.articles.get(doc_id)
@@ -189,7 +238,7 @@ class Pipeline:
 
     def delete(self, doc_id: str) -> None:
         with self.store.write_lock():
-            base = self.store.load()
+            base = self.store.base_for_write(missing_ok=False)
             if doc_id not in base.articles:
                 raise DocumentNotFound(f"no article with id {doc_id!r} in the index")
             keep = [i for i, c in enumerate(base.chunks) if c.article_id != doc_id]
@@ -251,3 +300,8 @@ class Pipeline:
             "created_at": snapshot.manifest.get("created_at"),
             "format_version": snapshot.manifest.get("format_version"),
         }
+
+
+def _age(snapshot: Snapshot) -> int:
+    """Snapshots are numbered in write order; the empty one ("") is the oldest."""
+    return int(snapshot.name) if snapshot.name else -1

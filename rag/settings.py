@@ -43,6 +43,12 @@ class Settings(BaseSettings):
 
     max_question_chars: int = Field(default=1000, ge=1)
     max_article_chars: int = Field(default=5_000_000, ge=1)
+    reload_check_s: float = Field(
+        default=1.0,
+        ge=-1,
+        description="How often a running service looks for snapshots written by another "
+        "process (seconds; 0: every request; -1: never).",
+    )
     keep_snapshots: int = Field(default=2, ge=1, description="Snapshots kept after a write.")
 
     # Vector index (rag/vector_index.py) and query encoder (rag/embedding.py)

@@ -260,8 +260,16 @@ class IndexStore:
             faiss_index=build_index(vectors, self.spec.dim, self.params, "flat"),
         )
 
-    def load_or_empty(self) -> Snapshot:
-        return self.load() if self.exists() else self.empty()
+    def base_for_write(self, missing_ok: bool = True) -> Snapshot:
+        """What a writer holding the lock builds on: the snapshot this store last loaded or
+        wrote when it is still the current one (snapshots never change in place, so it need
+        not be read and checksummed again: seconds at 100k chunks), else the one on disk."""
+        if missing_ok and not self.exists():
+            return self.empty()
+        last = self._latest
+        if last is not None and last.name and last.name == self.current_name():
+            return last
+        return self.load()
 
     # ----- writing -------------------------------------------------------------------------
     @contextlib.contextmanager

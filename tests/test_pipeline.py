@@ -173,3 +173,41 @@ def test_abstains_when_the_sources_hold_no_answer_of_that_kind(fake_pipeline: Pi
     answer = fake_pipeline.ask("How many tanks were destroyed in Kherson?")
     assert answer.abstained and answer.answer is None and answer.message
     assert answer.passages  # the closest passages are still returned
+
+
+def test_a_pipeline_follows_writes_by_another_process(settings: Settings):
+    """`rag ingest` beside `rag serve`: the reader picks the new snapshot up by itself."""
+    follow = settings.model_copy(update={"reload_check_s": 0.0})
+    writer = Pipeline(follow, embedder=HashingEmbedder(dim=64))
+    reader = Pipeline(follow, embedder=HashingEmbedder(dim=64))
+    writer.ensure_index()
+    assert "kherson-1" not in reader.snapshot.articles
+    writer.ingest([Article(id="kherson-1", title="Kherson", text="Shelling hit Kherson's river port on Monday.")])
+    reader.search("Kherson port")  # notices CURRENT changed; loads it in the background
+    reader.wait_followed()
+    assert "kherson-1" in reader.snapshot.articles
+    assert reader.search("Kherson river port")[0].doc_id == "kherson-1"
+
+
+def test_a_pipeline_keeps_serving_when_the_new_snapshot_is_damaged(settings: Settings):
+    follow = settings.model_copy(update={"reload_check_s": 0.0})
+    writer = Pipeline(follow, embedder=HashingEmbedder(dim=64))
+    reader = Pipeline(follow, embedder=HashingEmbedder(dim=64))
+    writer.ensure_index()
+    before = reader.snapshot.name
+    writer.ingest([Article(id="kherson-1", title="Kherson", text="Shelling hit Kherson's river port on Monday.")])
+    newest = writer.store.snapshots_dir / writer.store.current_name() / "vectors.npy"
+    newest.write_bytes(b"garbage")
+    reader.search("Kherson port")
+    reader.wait_followed()
+    assert reader.snapshot.name == before  # the damaged one is refused; the old one serves
+    assert reader.search("wounded Odessa")
+
+
+def test_a_write_builds_on_the_snapshot_in_memory(fake_pipeline: Pipeline, monkeypatch):
+    fake_pipeline.ensure_index()
+    monkeypatch.setattr(
+        fake_pipeline.store, "load", lambda: pytest.fail("reloaded a snapshot it already holds")
+    )
+    fake_pipeline.ingest([Article(id="kherson-1", title="Kherson", text="Shelling hit Kherson on Monday.")])
+    assert "kherson-1" in fake_pipeline.snapshot.articles
