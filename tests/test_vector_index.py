@@ -248,3 +248,17 @@ def test_auto_backend_takes_onnx_and_falls_back_to_torch(tmp_path: Path):
     assert fallback.backend == "torch"
     texts = ["how many were wounded in Odessa?"]
     assert np.abs(auto.encode(texts) - fallback.encode(texts)).max() < 1e-4
+
+
+@pytest.mark.integration
+def test_int8_reading_vectors_stay_close_to_the_model(tmp_path: Path):
+    """The answerer's int8 encoder: approximate, but close enough to rank the same way."""
+    from rag.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(cache_size=0, cache_dir=tmp_path)
+    assert (embedder.backend, embedder.reading_backend) == ("onnx", "onnx-int8")
+    texts = ["wounded", "injured", "Odessa", "Three people were wounded in the strike on the port."]
+    exact, approx = embedder.encode_documents(texts), embedder.encode_reading(texts)
+    assert np.min(np.sum(exact * approx, axis=1)) > 0.95  # cosine of each pair
+    question = embedder.encode(["how many were injured?"])[0]
+    assert np.argmax(approx[:2] @ question) == np.argmax(exact[:2] @ question)
