@@ -9,11 +9,7 @@ model), and is stopped when the script ends, whatever happens.
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +20,13 @@ from pathlib import Path
 
 import httpx
 
+from rag import serve_process
+from rag.bench.common import Latency
+from rag.bench.common import percentile as percentile  # for eval/load_test.py
+from rag.bench.http import ask_request, timed
+from rag.serve_process import ServerNotReady
+from rag.serve_process import free_port as free_port  # for eval/load_test.py
+
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = (
     "how many were wounded in Odessa?",
@@ -32,68 +35,37 @@ QUESTIONS = (
     "how many tanks were destroyed near Bakhmut?",  # the sources do not say
 )
 START_TIMEOUT_S = 180
-STOP_TIMEOUT_S = 15
+SERVER_ARGS = ("--log-level", "warning")
+stop_server = serve_process.stop  # eval/load_test.py starts, waits and stops in steps
 
 
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile of a non-empty sample.
-
-    >>> percentile([1, 2, 3, 4], 0.5), percentile([1, 2, 3, 4], 0.95)
-    (2, 4)
-    """
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def seeds_env(workdir: Path) -> dict[str, str]:
+    """A copy of seeds/ in `workdir` for the server to build its index from, as its setting."""
+    shutil.copytree(ROOT / "seeds", workdir / "seeds")
+    return {"RAG_SEEDS_DIR": str(workdir / "seeds")}
 
 
 def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    shutil.copytree(ROOT / "seeds", workdir / "seeds")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(
-        RAG_SEEDS_DIR=str(workdir / "seeds"), HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false"
-    )
-    command = [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--index", str(workdir / "index"), "--log-level", "warning"]
-    log = (workdir / "server.log").open("wb")
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    """`rag serve` on `port` over a copy of the seeds, not waited for (eval/load_test.py)."""
+    env = serve_process.serve_env(seeds_env(workdir), clean=True)
+    return serve_process.spawn(workdir / "index", workdir / "server.log", port, env, SERVER_ARGS)
 
 
 def wait_ready(proc: subprocess.Popen[bytes], base_url: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with status {proc.returncode}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the server was not ready after {START_TIMEOUT_S} s")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    if not serve_process.wait_ready(proc, base_url, START_TIMEOUT_S):
+        status = proc.poll()
+        raise RuntimeError(
+            f"the server was not ready after {START_TIMEOUT_S} s"
+            if status is None
+            else f"the server exited with status {status}"
+        )
 
 
 def time_requests(base_url: str, questions: Sequence[str], n: int, concurrency: int) -> list[float]:
     """Seconds per POST /ask, questions taken in turn; every answer must be a 200."""
 
     def one(i: int, client: httpx.Client) -> float:
-        started = time.perf_counter()
-        response = client.post("/ask", json={"question": questions[i % len(questions)]})
-        elapsed = time.perf_counter() - started
+        elapsed, response = timed(client, ask_request, questions[i % len(questions)])
         if response.status_code != 200:
             raise RuntimeError(f"POST /ask answered {response.status_code}: {response.text[:200]}")
         return elapsed
@@ -106,16 +78,16 @@ def time_requests(base_url: str, questions: Sequence[str], n: int, concurrency: 
 
 
 def report(latencies: Sequence[float], wall_s: float, concurrency: int) -> str:
-    ms = [x * 1000 for x in latencies]
+    latency = Latency.of_seconds(latencies)
     rows = [
-        ("requests", f"{len(ms)}"),
+        ("requests", f"{latency.n}"),
         ("concurrency", f"{concurrency}"),
-        ("p50 ms", f"{percentile(ms, 0.50):.1f}"),
-        ("p95 ms", f"{percentile(ms, 0.95):.1f}"),
-        ("p99 ms", f"{percentile(ms, 0.99):.1f}"),
-        ("mean ms", f"{statistics.fmean(ms):.1f}"),
-        ("max ms", f"{max(ms):.1f}"),
-        ("throughput req/s", f"{len(ms) / wall_s:.1f}"),
+        ("p50 ms", f"{latency.p50:.1f}"),
+        ("p95 ms", f"{latency.p95:.1f}"),
+        ("p99 ms", f"{latency.p99:.1f}"),
+        ("mean ms", f"{latency.mean:.1f}"),
+        ("max ms", f"{max(latencies) * 1000:.1f}"),
+        ("throughput req/s", f"{latency.n / wall_s:.1f}"),
     ]
     width = max(len(k) for k, _ in rows)
     vwidth = max(len("value"), *(len(v) for _, v in rows))
@@ -137,27 +109,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.requests < 1 or args.warmup < 0 or args.concurrency < 1:
         parser.error("--requests and --concurrency must be at least 1, --warmup at least 0")
     questions = tuple(args.question or QUESTIONS)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="rag-latency-") as tmp:
         workdir = Path(tmp)
         started = time.monotonic()
-        proc = start_server(workdir, port)
         try:
-            wait_ready(proc, base_url)
-            print(
-                f"server ready in {time.monotonic() - started:.1f} s at {base_url}", file=sys.stderr
-            )
-            time_requests(base_url, questions, args.warmup, 1)
-            began = time.perf_counter()
-            latencies = time_requests(base_url, questions, args.requests, args.concurrency)
-            wall = time.perf_counter() - began
+            with serve_process.start(
+                workdir / "index",
+                workdir / "server.log",
+                args=SERVER_ARGS,
+                env=seeds_env(workdir),
+                clean_env=True,
+                start_timeout_s=START_TIMEOUT_S,
+            ) as server:
+                base_url = server.base_url
+                ready_s = time.monotonic() - started
+                print(f"server ready in {ready_s:.1f} s at {base_url}", file=sys.stderr)
+                time_requests(base_url, questions, args.warmup, 1)
+                began = time.perf_counter()
+                latencies = time_requests(base_url, questions, args.requests, args.concurrency)
+                wall = time.perf_counter() - began
+        except ServerNotReady as exc:  # its message ends with the server's log
+            print(f"http_latency: {exc}", file=sys.stderr)
+            return 1
         except RuntimeError as exc:
             tail = (workdir / "server.log").read_text(errors="replace")[-2000:]
             print(f"http_latency: {exc}\n{tail}", file=sys.stderr)
             return 1
-        finally:
-            stop_server(proc)
     print(f"POST /ask over HTTP, seed index, {len(questions)} question(s) asked in turn")
     print(report(latencies, wall, args.concurrency))
     return 0

@@ -10,12 +10,7 @@ go back in time. Operations: JSON log lines with request ids and timings, Promet
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -31,93 +25,48 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.schemas import AnswerOut, SearchOut
 from rag.embedding import HashingEmbedder
+from rag.serve_process import ServeProcess, start
+from rag.serve_process import stop as stop  # for test_server_crash.py
 from rag.settings import PROJECT_ROOT
 
 pytest_plugins = ["api_fixtures"]
 
 FAKE_MODEL = "hashing:64"
 SERVER_TOKEN = "reliability-token-5f2c9a7e31"
-START_S, STOP_S, REQUEST_S = 60, 15, 60
+START_S, STOP_S, REQUEST_S = 60, 15, 60  # STOP_S: how long a log line may lag
 ODESSA = "how many were wounded in Odessa?"
 SEED_ID = "doc-609a6206bad7a554"
 
 
 # ----- a real server on the fake embedder ---------------------------------------------------
-@dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    base_url: str
-    port: int
-    index_dir: Path
-    log_path: Path
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, **{"timeout": REQUEST_S, **kwargs})
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+Server = ServeProcess  # the name test_hostile_http.py and test_server_crash.py import
 
 
 def fake_model_env(**settings: str) -> dict[str, str]:
-    """The caller's environment minus any RAG_ setting, plus the fake model and the token."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(
-        RAG_EMBEDDING_MODEL=FAKE_MODEL,
-        RAG_API_TOKEN=SERVER_TOKEN,
-        RAG_SEEDS_DIR=str(PROJECT_ROOT / "seeds"),
-        HF_HUB_OFFLINE="1",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(settings)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """On top of the caller's environment less its RAG_ settings: the fake model and the token."""
+    return {
+        "RAG_EMBEDDING_MODEL": FAKE_MODEL,
+        "RAG_API_TOKEN": SERVER_TOKEN,
+        "RAG_SEEDS_DIR": str(PROJECT_ROOT / "seeds"),
+        **settings,
+    }
 
 
 def launch(index_dir: Path, log_path: Path, env: dict[str, str], *args: str) -> Server:
-    """`rag serve` (default host) on a free port, once /readyz answers 200."""
-    for _attempt in range(3):  # another process may take the free port first
-        port = free_port()
-        command = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)]
-        command += ["--index", str(index_dir), *args]
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-        server = Server(proc, f"http://127.0.0.1:{port}", port, index_dir, log_path)
-        deadline = time.monotonic() + START_S
-        while time.monotonic() < deadline and proc.poll() is None:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{server.base_url}/readyz", timeout=5).status_code == 200:
-                    return server
-            time.sleep(0.05)
-        stop(proc)
-        if "address already in use" not in server.log()[-2000:]:
-            break
-    pytest.fail(f"`rag serve` did not become ready; its log ends with:\n{server.log()[-3000:]}")
+    """`rag serve` (default host) on a free port, once /readyz answers 200; `with` it to stop."""
+    return start(
+        index_dir,
+        log_path,
+        args=args,
+        env=env,
+        clean_env=True,
+        explicit_host=False,
+        start_timeout_s=START_S,
+    )
 
 
-@contextlib.contextmanager
-def serving(workdir: Path, *args: str, **settings: str) -> Iterator[Server]:
-    server = launch(workdir / "index", workdir / "server.log", fake_model_env(**settings), *args)
-    try:
-        yield server
-    finally:
-        stop(server.proc)
+def serving(workdir: Path, *args: str, **settings: str) -> Server:
+    return launch(workdir / "index", workdir / "server.log", fake_model_env(**settings), *args)
 
 
 @pytest.fixture(scope="module")

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from rag.bench.common import Latency, rss_mb
-from rag.settings import PROJECT_ROOT
+from rag.bench.common import Latency
+from rag.serve_process import ServeProcess, start
 
 START_TIMEOUT_S = 600
-STOP_TIMEOUT_S = 15
 REQUEST_TIMEOUT_S = 120
 
 Request = Callable[[httpx.Client, str], httpx.Response]
@@ -37,63 +30,18 @@ def ask_request(client: httpx.Client, question: str) -> httpx.Response:
 ENDPOINTS: dict[str, Request] = {"GET /search": search_request, "POST /ask": ask_request}
 
 
-@dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    base_url: str
-    ready_s: float
-    log: Path
-
-    @property
-    def rss_mb(self) -> float:
-        return rss_mb(self.proc.pid)
+def serving(index_dir: Path, env: dict[str, str], log: Path) -> ServeProcess:
+    """`rag serve --index DIR` in a child process; `with` it to stop it whatever happens."""
+    return start(
+        index_dir, log, args=("--log-level", "warning"), env=env, start_timeout_s=START_TIMEOUT_S
+    )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serving(index_dir: Path, env: dict[str, str], log: Path) -> Iterator[Server]:
-    """`rag serve --index DIR` in a child process until the block ends, whatever happens."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    child_env = {**os.environ, **env, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    command = [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--index", str(index_dir), "--log-level", "warning"]
-    with log.open("wb") as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=child_env, stdout=out, stderr=subprocess.STDOUT
-        )
-        try:
-            _wait_ready(proc, base_url, log)
-            yield Server(proc, base_url, time.perf_counter() - started, log)
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-1500:]
-            raise RuntimeError(f"the server exited with status {proc.returncode}:\n{tail}")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"the server was not ready after {START_TIMEOUT_S} s")
+def timed(client: httpx.Client, request: Request, question: str) -> tuple[float, httpx.Response]:
+    """One request, and the seconds it took."""
+    started = time.perf_counter()
+    response = request(client, question)
+    return time.perf_counter() - started, response
 
 
 def one_client(
@@ -106,9 +54,8 @@ def one_client(
         for question in questions:
             if time.monotonic() > deadline:
                 break
-            started = time.perf_counter()
-            response = request(client, question)
-            seconds.append(time.perf_counter() - started)
+            elapsed, response = timed(client, request, question)
+            seconds.append(elapsed)
             errors += response.status_code != 200
     return {**Latency.of_seconds(seconds).to_dict(), "errors": errors}
 
