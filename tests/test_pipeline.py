@@ -182,7 +182,13 @@ def test_a_pipeline_follows_writes_by_another_process(settings: Settings):
     reader = Pipeline(follow, embedder=HashingEmbedder(dim=64))
     writer.ensure_index()
     assert "kherson-1" not in reader.snapshot.articles
-    writer.ingest([Article(id="kherson-1", title="Kherson", text="Shelling hit Kherson's river port on Monday.")])
+    writer.ingest(
+        [
+            Article(
+                id="kherson-1", title="Kherson", text="Shelling hit Kherson's river port on Monday."
+            )
+        ]
+    )
     reader.search("Kherson port")  # notices CURRENT changed; loads it in the background
     reader.wait_followed()
     assert "kherson-1" in reader.snapshot.articles
@@ -195,7 +201,13 @@ def test_a_pipeline_keeps_serving_when_the_new_snapshot_is_damaged(settings: Set
     reader = Pipeline(follow, embedder=HashingEmbedder(dim=64))
     writer.ensure_index()
     before = reader.snapshot.name
-    writer.ingest([Article(id="kherson-1", title="Kherson", text="Shelling hit Kherson's river port on Monday.")])
+    writer.ingest(
+        [
+            Article(
+                id="kherson-1", title="Kherson", text="Shelling hit Kherson's river port on Monday."
+            )
+        ]
+    )
     newest = writer.store.snapshots_dir / writer.store.current_name() / "vectors.npy"
     newest.write_bytes(b"garbage")
     reader.search("Kherson port")
@@ -209,5 +221,7 @@ def test_a_write_builds_on_the_snapshot_in_memory(fake_pipeline: Pipeline, monke
     monkeypatch.setattr(
         fake_pipeline.store, "load", lambda: pytest.fail("reloaded a snapshot it already holds")
     )
-    fake_pipeline.ingest([Article(id="kherson-1", title="Kherson", text="Shelling hit Kherson on Monday.")])
+    fake_pipeline.ingest(
+        [Article(id="kherson-1", title="Kherson", text="Shelling hit Kherson on Monday.")]
+    )
     assert "kherson-1" in fake_pipeline.snapshot.articles
