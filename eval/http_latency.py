@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,10 +21,8 @@ import httpx
 
 from rag import serve_process
 from rag.bench.common import Latency
-from rag.bench.common import percentile as percentile  # for eval/load_test.py
 from rag.bench.http import ask_request, timed
 from rag.serve_process import ServerNotReady
-from rag.serve_process import free_port as free_port  # for eval/load_test.py
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = (
@@ -36,29 +33,12 @@ QUESTIONS = (
 )
 START_TIMEOUT_S = 180
 SERVER_ARGS = ("--log-level", "warning")
-stop_server = serve_process.stop  # eval/load_test.py starts, waits and stops in steps
 
 
 def seeds_env(workdir: Path) -> dict[str, str]:
     """A copy of seeds/ in `workdir` for the server to build its index from, as its setting."""
     shutil.copytree(ROOT / "seeds", workdir / "seeds")
     return {"RAG_SEEDS_DIR": str(workdir / "seeds")}
-
-
-def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    """`rag serve` on `port` over a copy of the seeds, not waited for (eval/load_test.py)."""
-    env = serve_process.serve_env(seeds_env(workdir), clean=True)
-    return serve_process.spawn(workdir / "index", workdir / "server.log", port, env, SERVER_ARGS)
-
-
-def wait_ready(proc: subprocess.Popen[bytes], base_url: str) -> None:
-    if not serve_process.wait_ready(proc, base_url, START_TIMEOUT_S):
-        status = proc.poll()
-        raise RuntimeError(
-            f"the server was not ready after {START_TIMEOUT_S} s"
-            if status is None
-            else f"the server exited with status {status}"
-        )
 
 
 def time_requests(base_url: str, questions: Sequence[str], n: int, concurrency: int) -> list[float]:

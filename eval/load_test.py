@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -31,8 +32,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from http_latency import free_port, percentile, start_server, stop_server, wait_ready
+from http_latency import SERVER_ARGS, START_TIMEOUT_S, seeds_env
 from prometheus_client.parser import text_string_to_metric_families
+
+from rag import serve_process
+from rag.bench.common import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -207,25 +211,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 1 <= args.clients <= 256 or not 0 < args.duration <= 600 or args.warmup < 0:
         parser.error("--clients 1-256, --duration 0-600 s, --warmup at least 0")
 
-    with tempfile.TemporaryDirectory(prefix="rag-load-") as tmp:
-        proc = None
+    with tempfile.TemporaryDirectory(prefix="rag-load-") as tmp, contextlib.ExitStack() as stack:
+        workdir = Path(tmp)
         base_url = args.url
         try:
             if base_url is None:
-                base_url = f"http://127.0.0.1:{free_port()}"
-                proc = start_server(Path(tmp), int(base_url.rsplit(":", 1)[1]))
-                started = time.monotonic()
-                wait_ready(proc, base_url)
-                print(f"server ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
+                server = serve_process.start(
+                    workdir / "index",
+                    workdir / "server.log",
+                    args=SERVER_ARGS,
+                    env=seeds_env(workdir),
+                    clean_env=True,
+                    start_timeout_s=START_TIMEOUT_S,
+                )
+                stack.enter_context(server)
+                base_url = server.base_url
+                print(f"server ready in {server.ready_s:.1f} s", file=sys.stderr)
             result = asyncio.run(measure(base_url, args))
-        except RuntimeError as exc:
-            log = Path(tmp) / "server.log"
-            tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
-            print(f"load_test: {exc}\n{tail}", file=sys.stderr)
+        except RuntimeError as exc:  # ServerNotReady's message ends with the server's log
+            print(f"load_test: {exc}", file=sys.stderr)
             return 1
-        finally:
-            if proc is not None:
-                stop_server(proc)
     print(
         f"{args.clients} clients on POST /ask and GET /search for {result['seconds']} s "
         f"after a {result['warmup']['seconds']} s warm-up"
