@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 
 from rag.attribution import attribution
+from rag.clauses import after_preposition, predicate, speech_complements
 from rag.describe import describe, modified_noun
 from rag.embedding import Embedder
 from rag.evidence import EvidenceScorer, ScoredSentence
 from rag.lexicon import Lexicon
 from rag.question import AnswerType, QuestionAnalysis, analyze_question
 from rag.retrieval import Passage
+from rag.slots import date_fit
 from rag.spans import Candidate, typed_candidates
 from rag.store import Snapshot
 from rag.text import Analyzer, words
@@ -101,6 +103,7 @@ class Answerer:
         self.lexicon = lexicon
         self.abstain_threshold = abstain_threshold
         self.evidence = EvidenceScorer(embedder, analyzer, lexicon)
+        self._reporting_terms = {analyzer.term(v) for v in lexicon.reporting_verbs} - {""}
 
     # ----- factors ------------------------------------------------------------------------
     def _focus_factor(self, qa: QuestionAnalysis, sentence: str, cand: Candidate) -> float:
@@ -162,13 +165,37 @@ class Answerer:
         return 1.0
 
     def _descriptions(self, qa: QuestionAnalysis, row: ScoredSentence) -> list[Candidate]:
-        text = row.sentence.text
+        text, tokens, hits = row.sentence.text, words(row.sentence.text), list(row.hits)
         if qa.wh:
             noun = self.analyzer.term(qa.wh[0])
-            found = modified_noun(text, words(text), noun, self.analyzer.term) if noun else None
+            found = modified_noun(text, tokens, noun, self.analyzer.term) if noun else None
             if found is not None:
                 return [found]
-        return describe(text, list(row.hits), set(qa.terms), self.analyzer.term)
+        if qa.happened and hits:  # "what happened to X": X's predicate
+            found = predicate(text, hits[-1].end)
+            if found is not None:
+                return [found]
+        out: list[Candidate] = []
+        if qa.verb and qa.verb in self._reporting_terms:  # "what did X say": the said clause
+            out += [
+                self._on_topic(qa, c) for c in speech_complements(text, tokens, self._is_reporting)
+            ]
+        verb_hits = frozenset(h.start for h in hits if self.analyzer.term(h.text) == qa.verb)
+        out += describe(text, hits, set(qa.terms), self.analyzer.term, verb_hits)
+        if qa.stranded:
+            out = [after_preposition(text, c, qa.stranded) for c in out]
+        return out
+
+    def _on_topic(self, qa: QuestionAnalysis, cand: Candidate) -> Candidate:
+        """ "What did X say about Y": a statement that does not mention Y is less likely it."""
+        topic = set(qa.terms[qa.terms.index(qa.verb) + 1 :]) if qa.verb in qa.terms else set()
+        if not topic:
+            return cand
+        share = len(topic & set(self.analyzer.terms(cand.text))) / len(topic)
+        return replace(cand, value=0.5 + 0.5 * share)
+
+    def _is_reporting(self, word: str) -> bool:
+        return word.lower() in self.lexicon.reporting_verbs
 
     def _candidates(
         self, qa: QuestionAnalysis, row: ScoredSentence, snapshot: Snapshot
@@ -209,6 +236,8 @@ class Answerer:
                     kind *= 1.0 if cand.confident else 0.8
                     kind *= self._role_factor(qa, sentence, cand)
                     kind *= CARRIED if carried else 1.0
+                if qa.answer_type is AnswerType.DATE:
+                    kind = date_fit(qa, sentence, cand)
                 if qa.answer_type is AnswerType.DESCRIPTION:
                     kind = 0.8 * (cand.value if isinstance(cand.value, float) else 1.0)
                 focus = 1.0

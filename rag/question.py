@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rag.lexicon import load_lexicon
 from rag.text import STOPWORDS, Analyzer, words
 
 
@@ -72,6 +73,11 @@ class QuestionAnalysis:
     wh: tuple[str, ...] = ()  # the words of a which/what phrase ("former", "u.s", "president")
     wants_money: bool = False  # "how much did it cost": an amount of money, not a count
     owned: str | None = None  # "whose spokesperson": the answer owns a "spokesperson"
+    date_prep: str | None = None  # "since when": the answer follows "since" in the text
+    date_unit: str | None = None  # "in what year": the answer names a year, not "last year"
+    verb: str | None = None  # "what did Zelensky confirm": the answer is the object of "confirm"
+    stranded: str | None = None  # "what did X accuse Y of?": the answer follows "of"
+    happened: bool = False  # "what happened to X?": the answer is what X did or underwent
 
 
 AUXILIARIES = r"did|does|do|was|were|is|are|has|have|had|will|would|can|could|should|may|might"
@@ -169,8 +175,83 @@ FOCUS_STOP = {
 QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
 
 
+DATE_PREP = re.compile(r"\b(since|until|till|by|before|after) (?:when|what|which)\b", re.I)
+DATE_UNIT = re.compile(r"\b(?:what|which) (year|century|decade)\b", re.I)
+
+
+def date_slot(question: str) -> tuple[str | None, str | None]:
+    """The preposition before a date question's wh-word, and the calendar unit it names.
+
+    >>> date_slot("Since when has the border been closed?"), date_slot("In what year was it?")
+    (('since', None), (None, 'year'))
+    """
+    prep, unit = DATE_PREP.search(question), DATE_UNIT.search(question)
+    return (
+        prep.group(1).lower() if prep else None,
+        unit.group(1).lower() if unit else None,
+    )
+
+
+PREPOSITIONS = frozenset(
+    [
+        "of",
+        "about",
+        "to",
+        "for",
+        "with",
+        "on",
+        "from",
+        "against",
+        "into",
+        "at",
+        "in",
+        "by",
+        "over",
+        "after",
+        "regarding",
+        "toward",
+        "towards",
+    ]
+)
+HAPPENED = re.compile(
+    r"\bwhat\s+(?:(?:has|had|have|will)\s+)?happen(?:ed|s)?\s+(?:to|with)\b", re.I
+)
+OBJECT_QUESTION = re.compile(
+    r"^\s*(?i:what\s+(?:did|does|do|has|have|had|will|would|can|could))\s+"
+    r"(?:[A-Z][\w.'’-]*\s+)*[A-Z][\w'’-]*(?<!['’]s)\s+"  # a named subject, not "Kyiv's army"
+    r"([a-z][\w-]*)\b"
+)
+
+
+NATIONALITY = re.compile(r"(?:ian|ean|ese|ish|ican)$")
+
+
+def question_slot(question: str) -> tuple[str | None, str | None, bool]:
+    """Where a what-question's answer sits: the object of its verb after a named subject, after
+    a final stranded preposition, or (for "what happened to X") X's predicate.
+
+    >>> question_slot("What has Smith voiced about the budget?")
+    ('voiced', None, False)
+    >>> question_slot("What did Chinese engineers build?")
+    (None, None, False)
+    >>> question_slot("What did the court accuse him of?"), question_slot("What happened to the deal?")
+    ((None, 'of', False), (None, None, True))
+    """
+    verb = OBJECT_QUESTION.match(question)
+    if verb:  # "What did European empires rely on": an adjective of nationality, no subject
+        named = question[: verb.start(1)].split()[-1].lower()
+        if named in load_lexicon().demonyms or NATIONALITY.search(named):
+            verb = None
+    last = re.findall(r"[\w'’-]+", question.lower())
+    stranded = last[-1] if last and last[-1] in PREPOSITIONS else None
+    happened = bool(HAPPENED.search(question))
+    word = verb.group(1) if verb and verb.group(1) not in STOPWORDS else None
+    return word, stranded, happened
+
+
 def analyze_question(question: str, analyzer: Analyzer) -> QuestionAnalysis:
     answer_type = answer_type_of(question)
+    date_prep, date_unit = date_slot(question) if answer_type is AnswerType.DATE else (None, None)
     tokens = words(question)
     terms: list[str] = []
     surfaces: list[str] = []
@@ -199,7 +280,12 @@ def analyze_question(question: str, analyzer: Analyzer) -> QuestionAnalysis:
             term = analyzer.term(tok.text)
             if term:
                 focus.append(term)
-    kept = [(t, w) for t, w in zip(terms, surfaces, strict=True) if t not in ("mani", "number")]
+    # The unit a date question asks for ("in what year") is the answer's slot, not evidence.
+    verb, stranded, happened = question_slot(question)
+    slot = {"mani", "number", *([analyzer.term(date_unit)] if date_unit else [])}
+    if happened:  # "what happened to X": "happened" stands for the answer
+        slot.add(analyzer.term("happened"))
+    kept = [(t, w) for t, w in zip(terms, surfaces, strict=True) if t not in slot]
     return QuestionAnalysis(
         question,
         answer_type,
@@ -214,4 +300,9 @@ def analyze_question(question: str, analyzer: Analyzer) -> QuestionAnalysis:
             if (whose := re.search(r"\bwhose\s+([\w-]+)", question, re.I))
             else None
         ),
+        date_prep,
+        date_unit,
+        analyzer.term(verb) if verb else None,
+        stranded,
+        happened,
     )
