@@ -11,6 +11,7 @@ TINY: dict[str, Any] = {  # a smoke run in seconds (tests: RAG_EMBEDDING_MODEL=h
     "questions": 10,
     "sizes": (200, 500),
     "requests": 5,
+    "warm_up_questions": 5,
     "http_seconds": 10.0,
     "concurrency": (2,),
     "concurrency_seconds": 1.0,
