@@ -83,7 +83,7 @@ class SentenceTransformerEmbedder:
     def __init__(
         self,
         model_path: str | None = None,
-        batch_size: int = 64,
+        batch_size: int = 16,
         *,
         backend: Backend = "auto",
         reading_backend: Backend = "auto",
