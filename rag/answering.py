@@ -21,6 +21,7 @@ from rag.slots import date_fit
 from rag.spans import Candidate, typed_candidates
 from rag.store import Snapshot
 from rag.text import Analyzer, words
+from rag.voice import clause_starts, count_fit, passive_subject
 
 NO_ANSWER = "The sources do not say."
 SENTENCES_READ = 8  # best sentences searched for a span
@@ -166,6 +167,12 @@ class Answerer:
 
     def _descriptions(self, qa: QuestionAnalysis, row: ScoredSentence) -> list[Candidate]:
         text, tokens, hits = row.sentence.text, words(row.sentence.text), list(row.hits)
+        if qa.passive:  # "what was damaged": the subject of "... were damaged"
+            starts = clause_starts(text, tokens, self._is_reporting)
+            found = passive_subject(text, tokens, qa.passive, self.analyzer.term, starts)
+            if found is not None:
+                return [found]
+        fallback = 0.5 if qa.passive else 1.0  # a sentence without "were damaged" is a guess
         if qa.wh:
             noun = self.analyzer.term(qa.wh[0])
             found = modified_noun(text, tokens, noun, self.analyzer.term) if noun else None
@@ -184,6 +191,8 @@ class Answerer:
         out += describe(text, hits, set(qa.terms), self.analyzer.term, verb_hits)
         if qa.stranded:
             out = [after_preposition(text, c, qa.stranded) for c in out]
+        if fallback < 1.0:
+            out = [replace(c, value=fallback * _weight(c)) for c in out]
         return out
 
     def _on_topic(self, qa: QuestionAnalysis, cand: Candidate) -> Candidate:
@@ -238,6 +247,15 @@ class Answerer:
                     kind *= CARRIED if carried else 1.0
                 if qa.answer_type is AnswerType.DATE:
                     kind = date_fit(qa, sentence, cand)
+                if qa.answer_type is AnswerType.COUNT:  # "twelve were injured" is not "killed"
+                    kind *= count_fit(
+                        qa.passive,
+                        sentence,
+                        words(sentence),
+                        set(self.analyzer.terms(sentence)),
+                        cand,
+                        self.analyzer.term,
+                    )
                 if qa.answer_type is AnswerType.DESCRIPTION:
                     kind = 0.8 * (cand.value if isinstance(cand.value, float) else 1.0)
                 focus = 1.0
@@ -343,3 +361,7 @@ def _citation(row: ScoredSentence, cand: Candidate) -> Citation:
         answer_start=s.start + cand.start,
         answer_end=s.start + cand.end,
     )
+
+
+def _weight(cand: Candidate) -> float:
+    return cand.value if isinstance(cand.value, float) else 1.0

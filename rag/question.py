@@ -78,6 +78,7 @@ class QuestionAnalysis:
     verb: str | None = None  # "what did Zelensky confirm": the answer is the object of "confirm"
     stranded: str | None = None  # "what did X accuse Y of?": the answer follows "of"
     happened: bool = False  # "what happened to X?": the answer is what X did or underwent
+    passive: str | None = None  # "how many were killed", "what was damaged": term of "killed"
 
 
 AUXILIARIES = r"did|does|do|was|were|is|are|has|have|had|will|would|can|could|should|may|might"
@@ -224,6 +225,30 @@ OBJECT_QUESTION = re.compile(
 
 
 NATIONALITY = re.compile(r"(?:ian|ean|ese|ish|ican)$")
+# "how many (people)? were killed", "what was damaged": the participle after the auxiliary
+QUESTION_PASSIVE = re.compile(
+    r"^\s*(?i:what|how\s+many(?:\s+[\w'’-]+){0,3}?)\s+"
+    r"(?i:was|were|is|are|has\s+been|have\s+been|had\s+been)\s+(?:[a-z]+ly\s+)?([a-z][a-z-]+)\b"
+)
+QUESTION_INTRANSITIVE = re.compile(r"^\s*(?i:how\s+many(?:\s+[\w'’-]+){0,3}?)\s+([a-z]+ed)\b")
+
+
+def question_verb(question: str) -> str | None:
+    """The verb a "how many"/"what" question asks about, in the passive or as "people died".
+
+    >>> question_verb("How many civilians were killed in Kherson?"), question_verb("What was damaged?")
+    ('killed', 'damaged')
+    >>> question_verb("how many people died?"), question_verb("What was the name of the ship?")
+    ('died', None)
+    >>> question_verb("What was believed to be the cause?") is None
+    True
+    """
+    match = QUESTION_PASSIVE.match(question) or QUESTION_INTRANSITIVE.match(question)
+    if match is None or match.group(1).lower() in {"the", "a", "an", "it", "there", "not"}:
+        return None
+    if re.match(r"\s+(?:to|that)\b", question[match.end() :]):
+        return None  # "what was believed to be the cause": the complement, not a subject
+    return match.group(1).lower()
 
 
 def question_slot(question: str) -> tuple[str | None, str | None, bool]:
@@ -305,4 +330,5 @@ def analyze_question(question: str, analyzer: Analyzer) -> QuestionAnalysis:
         analyzer.term(verb) if verb else None,
         stranded,
         happened,
+        analyzer.term(passive) if (passive := question_verb(question)) else None,
     )

@@ -121,3 +121,99 @@ def test_noun_with_an_of_phrase_keeps_the_phrase():
 def test_on_topic_question_analysis_fields_default():
     qa = QuestionAnalysis("", AnswerType.DATE, (), (), (), frozenset())
     assert qa.verb is None and qa.stranded is None and not qa.happened
+
+
+# ----- which verb a number or a subject belongs to (rag/voice.py) --------------------------
+def _count_fits(question: str, sentence: str) -> dict[str, float]:
+    from rag.spans import quantity_candidates
+    from rag.voice import count_fit
+
+    qa = analyze_question(question, ANALYZER)
+    terms = set(ANALYZER.terms(sentence))
+    return {
+        c.text: count_fit(qa.passive, sentence, words(sentence), terms, c, ANALYZER.term)
+        for c in quantity_candidates(sentence)
+    }
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "right", "wrong"),
+    [
+        (
+            "How many were killed in the village?",
+            "Two farmers were killed and seven were injured in the village.",
+            "Two",
+            "seven",
+        ),
+        (
+            "How many were injured in the village?",
+            "Two farmers were killed and seven were injured in the village.",
+            "seven",
+            "Two",
+        ),
+        (
+            "How many people were evacuated?",
+            "The flood killed 4 residents and rescuers evacuated about 300 families.",
+            "about 300",
+            "4",
+        ),
+        (
+            "How many soldiers died?",
+            "Nine soldiers died and 14 were captured near the ridge.",
+            "Nine",
+            "14",
+        ),
+    ],
+)
+def test_a_number_belongs_to_its_own_verb(question, sentence, right, wrong):
+    fits = _count_fits(question, sentence)
+    assert fits[right] == 1.0 and fits[wrong] < 0.5
+
+
+def test_a_paraphrased_verb_is_left_to_the_meaning_match():
+    """ "wounded" is not in the sentence: "injured" may well be its paraphrase."""
+    fits = _count_fits("How many were wounded?", "Two were killed and seven were injured.")
+    assert set(fits.values()) == {1.0}
+
+
+def test_what_was_done_takes_the_passive_subject():
+    from rag.voice import clause_starts, passive_subject
+
+    qa = analyze_question("What was destroyed in the fire?", ANALYZER)
+    assert qa.passive == ANALYZER.term("destroyed")
+    text = "Officials said that two warehouses and a bakery were destroyed in the fire."
+    tokens = words(text)
+    starts = clause_starts(text, tokens, lambda w: w == "said")
+    found = passive_subject(text, tokens, qa.passive, ANALYZER.term, starts)
+    assert found is not None and found.text == "two warehouses and a bakery"
+    assert (
+        passive_subject(
+            "The fire destroyed a barn.",
+            words("The fire destroyed a barn."),
+            qa.passive,
+            ANALYZER.term,
+            lambda _: 0,
+        )
+        is None
+    )  # active: no subject
+
+
+@pytest.mark.integration
+def test_the_answer_counts_what_the_question_counts(tmp_path):
+    """End to end with the real model: the count the question's verb describes, not the
+    number nearest to its word."""
+    from rag.documents import Article
+    from rag.pipeline import Pipeline
+    from rag.settings import Settings
+
+    pipeline = Pipeline(Settings(index_dir=tmp_path / "index"))
+    text = (
+        "Drones struck the river port of Mykolaiv overnight, the regional governor said. "
+        "Three dock workers were killed and eleven were injured when a warehouse caught fire. "
+        "The port authority said a grain terminal and two cranes were damaged."
+    )
+    pipeline.ingest([Article(id="port", title="Port strike", text=text)])
+    assert pipeline.ask("How many were killed in the port strike?").answer == "Three"
+    assert pipeline.ask("How many were injured?").answer == "eleven"
+    damaged = pipeline.ask("What was damaged?")
+    assert damaged.answer == "a grain terminal and two cranes"
