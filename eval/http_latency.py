@@ -35,6 +35,18 @@ START_TIMEOUT_S = 180
 SERVER_ARGS = ("--log-level", "warning")
 
 
+def seed_server(workdir: Path) -> serve_process.ServeProcess:
+    """`rag serve` building its index from a copy of seeds/ in `workdir`, once ready."""
+    return serve_process.start(
+        workdir / "index",
+        workdir / "server.log",
+        args=SERVER_ARGS,
+        env=seeds_env(workdir),
+        clean_env=True,
+        start_timeout_s=START_TIMEOUT_S,
+    )
+
+
 def seeds_env(workdir: Path) -> dict[str, str]:
     """A copy of seeds/ in `workdir` for the server to build its index from, as its setting."""
     shutil.copytree(ROOT / "seeds", workdir / "seeds")
@@ -93,14 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = Path(tmp)
         started = time.monotonic()
         try:
-            with serve_process.start(
-                workdir / "index",
-                workdir / "server.log",
-                args=SERVER_ARGS,
-                env=seeds_env(workdir),
-                clean_env=True,
-                start_timeout_s=START_TIMEOUT_S,
-            ) as server:
+            with seed_server(workdir) as server:
                 base_url = server.base_url
                 ready_s = time.monotonic() - started
                 print(f"server ready in {ready_s:.1f} s at {base_url}", file=sys.stderr)

@@ -32,10 +32,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from http_latency import SERVER_ARGS, START_TIMEOUT_S, seeds_env
+from http_latency import seed_server
 from prometheus_client.parser import text_string_to_metric_families
 
-from rag import serve_process
 from rag.bench.common import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,15 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         base_url = args.url
         try:
             if base_url is None:
-                server = serve_process.start(
-                    workdir / "index",
-                    workdir / "server.log",
-                    args=SERVER_ARGS,
-                    env=seeds_env(workdir),
-                    clean_env=True,
-                    start_timeout_s=START_TIMEOUT_S,
-                )
-                stack.enter_context(server)
+                server = stack.enter_context(seed_server(workdir))
                 base_url = server.base_url
                 print(f"server ready in {server.ready_s:.1f} s", file=sys.stderr)
             result = asyncio.run(measure(base_url, args))

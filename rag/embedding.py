@@ -122,18 +122,16 @@ class SentenceTransformerEmbedder:
         return weights_checksum(self.path)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if self.query is None:
-            return self.encode_documents(texts)
-        return self.query.encode(texts)
+        return self._fast(self.query, texts)
 
     def encode_reading(self, texts: Sequence[str]) -> np.ndarray:
+        return self._fast(self.reading, texts)
+
+    def _fast(self, encoder: CachedEncoder | None, texts: Sequence[str]) -> np.ndarray:
+        """The fast path when the model has one, else the model itself."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self.reading is None:
-            return self.encode_documents(texts)
-        return self.reading.encode(texts)
+        return self.encode_documents(texts) if encoder is None else encoder.encode(texts)
 
     def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """`SentenceTransformer.encode`, batched and sorted by length (ingestion)."""

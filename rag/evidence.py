@@ -3,25 +3,20 @@ words (exactly, as aliases, or paraphrased) and its meaning."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 
 from rag.embedding import Embedder
 from rag.lexicon import Lexicon
+from rag.lru import Lru
 from rag.question import QuestionAnalysis
 from rag.retrieval import Passage
 from rag.sentences import Sentence, split_sentences
 from rag.spans import EntityTyper, learn_entity_kinds
 from rag.store import Snapshot
 from rag.text import Analyzer, Token, words
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 NEIGHBOUR_WEIGHT = 0.7  # a question term found in an adjacent sentence counts this much
 PROPER_WEIGHT = 2.0  # names and places weigh more than common words
@@ -35,41 +30,6 @@ WORD_CACHE_LIMIT = 100_000
 # vectors and entity kinds), bounded so a long-running server's memory stays flat.
 ARTICLE_CACHE_LIMIT = 2_000  # articles
 SENTENCE_CACHE_LIMIT = 50_000  # sentences (vectors: 1.5 KB each at 384 dimensions)
-
-
-class Lru(Generic[K, V]):
-    """A thread-safe map that forgets its least recently used entries beyond `limit`.
-
-    >>> cache = Lru[str, int](2)
-    >>> [cache.get_or(k, lambda: len(k)) for k in ("a", "bb", "a", "ccc")], cache.get("bb")
-    ([1, 2, 1, 3], None)
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def get_or(self, key: K, make: Callable[[], V]) -> V:
-        value = self.get(key)
-        if value is not None:
-            return value
-        value = make()  # outside the lock: two threads may both make it, harmlessly
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.limit:
-                self._items.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 def _cache(snapshot: Snapshot, name: str, limit: int) -> Lru[Any, Any]:
@@ -100,18 +60,16 @@ class EvidenceScorer:
         self.embedder = embedder
         self.analyzer = analyzer
         self.lexicon = lexicon
-        self._word_vectors: dict[str, np.ndarray] = {}
+        self._word_vectors: Lru[str, np.ndarray] = Lru(WORD_CACHE_LIMIT)
 
     # ----- caches --------------------------------------------------------------------------
     def word_vectors(self, items: list[str]) -> dict[str, np.ndarray]:
         """Embeddings of single words, cached for the life of the scorer."""
-        missing = sorted({w for w in items if w not in self._word_vectors})
-        if missing:
-            if len(self._word_vectors) > WORD_CACHE_LIMIT:
-                self._word_vectors.clear()
-            for w, vec in zip(missing, self.embedder.encode_reading(missing), strict=True):
-                self._word_vectors[w] = vec
-        return {w: self._word_vectors[w] for w in items}
+        found = {w: v for w in set(items) if (v := self._word_vectors.get(w)) is not None}
+        missing = sorted(set(items) - found.keys())
+        for w, vec in zip(missing, self.embedder.encode_reading(missing), strict=True):
+            found[w] = self._word_vectors.put(w, vec)
+        return found
 
     def sentences(self, snapshot: Snapshot, doc_id: str) -> list[Sentence]:
         def split() -> list[Sentence]:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -22,6 +20,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from rag.errors import ModelNotFound
+from rag.lru import Lru
 
 Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
 logger = logging.getLogger(__name__)
@@ -33,8 +32,8 @@ class ShortTextEncoder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-class VectorCache:
-    """A thread-safe LRU map text -> read-only vector; size 0 keeps nothing.
+class VectorCache(Lru[str, np.ndarray]):
+    """An LRU map text -> read-only float32 vector; size 0 keeps nothing.
 
     >>> cache = VectorCache(1)
     >>> cache.put("a", np.ones(2, np.float32)); cache.put("b", np.zeros(2, np.float32))
@@ -42,32 +41,10 @@ class VectorCache:
     (True, 0.0)
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = self.misses = 0
-
-    def get(self, text: str) -> np.ndarray | None:
-        with self._lock:
-            vector = self._items.get(text)
-            if vector is None:
-                self.misses += 1
-                return None
-            self.hits += 1
-            self._items.move_to_end(text)
-            return vector
-
-    def put(self, text: str, vector: np.ndarray) -> None:
-        if self.size <= 0:
-            return
-        vector = np.array(vector, dtype=np.float32)
+    def put(self, key: str, value: np.ndarray) -> None:  # type: ignore[override]
+        vector = np.array(value, dtype=np.float32)
         vector.flags.writeable = False
-        with self._lock:
-            self._items[text] = vector
-            self._items.move_to_end(text)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+        super().put(key, vector)
 
 
 class CachedEncoder:

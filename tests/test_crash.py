@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,20 +89,28 @@ class Setup:
 
 def run_and_watch(batch: Path, index: Path) -> tuple[float, float]:
     """Ingest without a kill: (seconds to exit, seconds from the new folder to the rename)."""
-    before, pointer = snapshot_names(index), (index / "CURRENT").read_text()
     start = time.monotonic()
     proc = subprocess.Popen(ingest_cmd(batch, index), env=rag_env(), stdout=subprocess.DEVNULL)
+    appeared, renamed, end = watch_commit(index, lambda: proc.poll() is None)
+    assert proc.returncode == 0
+    return end - start, (renamed or end) - (appeared or start)
+
+
+def watch_commit(
+    index: Path, running: Callable[[], bool]
+) -> tuple[float | None, float | None, float]:
+    """While `running()`, poll the index: when a new snapshot folder appeared, when CURRENT
+    was renamed (None if never), and when the writer was done."""
+    before, pointer = snapshot_names(index), (index / "CURRENT").read_text()
     appeared = renamed = None
-    while proc.poll() is None:
+    while running():
         now = time.monotonic()
         if appeared is None and snapshot_names(index) - before:
             appeared = now
         if renamed is None and (index / "CURRENT").read_text() != pointer:
             renamed = now
         time.sleep(POLL_S)
-    end = time.monotonic()
-    assert proc.returncode == 0
-    return end - start, (renamed or end) - (appeared or start)
+    return appeared, renamed, time.monotonic()
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ from test_crash import (
     rag_env,
     snapshot_names,
     state_of,
+    watch_commit,
     write_jsonl,
 )
 from test_reliability_http import SERVER_TOKEN, Server, fake_model_env, launch, serving, stop
@@ -95,17 +96,8 @@ def wait_for_commit(index: Path, before: set[str], post: Post) -> None:
 
 def calibrate(server: Server, index: Path) -> tuple[float, float]:
     """One whole POST: (seconds to its answer, seconds from the new folder to the rename)."""
-    before, pointer = snapshot_names(index), (index / "CURRENT").read_text()
     post = Post(server, batch_for(-1))
-    appeared = renamed = None
-    while not post.done():
-        now = time.monotonic()
-        if appeared is None and snapshot_names(index) - before:
-            appeared = now
-        if renamed is None and (index / "CURRENT").read_text() != pointer:
-            renamed = now
-        time.sleep(POLL_S)
-    end = time.monotonic()
+    appeared, renamed, end = watch_commit(index, lambda: not post.done())
     assert post.status == 201, post.error
     return end - post.started, max((renamed or end) - (appeared or post.started), 0.01)
 
