@@ -47,6 +47,7 @@ def make_embedder(settings: Settings) -> Embedder:
         settings.embedding_batch_size,
         backend=settings.embedding_backend,
         reading_backend=settings.reading_backend,
+        word_table=settings.word_table,
         cache_size=settings.embedding_cache_size,
         cache_dir=settings.cache_dir,
         threads=settings.query_threads,

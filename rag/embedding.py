@@ -15,6 +15,7 @@ import numpy as np
 from rag.errors import ModelNotFound
 from rag.query_encoder import Backend, CachedEncoder, make_short_encoder
 from rag.settings import DEFAULT_CACHE_DIR
+from rag.word_table import WordTable, whole_words
 
 # OpenMP threads that spin while waiting steal the CPU from each other on a busy two-core
 # machine: one question took 100-500 ms instead of 25 ms under a load average of 6. Passive
@@ -90,6 +91,7 @@ class SentenceTransformerEmbedder:
         cache_size: int = 4096,
         cache_dir: Path = DEFAULT_CACHE_DIR,
         threads: int = 1,
+        word_table: bool = True,
     ) -> None:
         path = Path(model_path) if model_path else bundled_model_path()
         if not path.is_dir():
@@ -116,6 +118,12 @@ class SentenceTransformerEmbedder:
 
         self.query, self.backend = fast(backend, "onnx")
         self.reading, self.reading_backend = fast(reading_backend, "onnx-int8")
+        if word_table and self.reading is not None:
+            name = f"{self.fingerprint[:16]}-{self.reading_backend}.npz"
+            vocabulary = whole_words(self.model.tokenizer.get_vocab())
+            self.reading.pinned = WordTable.cached(
+                cache_dir / "words" / name, vocabulary, self.reading.encoder.encode
+            )
 
     @cached_property
     def fingerprint(self) -> str:

@@ -91,6 +91,18 @@ class EvidenceScorer:
             (doc_id, sentence.start), lambda: frozenset(self.analyzer.terms(sentence.text))
         )
 
+    def _words(self, snapshot: Snapshot, doc_id: str, sentence: Sentence) -> tuple[Token, ...]:
+        return _cache(snapshot, "sentence_words", SENTENCE_CACHE_LIMIT).get_or(
+            (doc_id, sentence.start), lambda: tuple(words(sentence.text))
+        )
+
+    def _actors(self, snapshot: Snapshot, doc_id: str, sentence: str) -> list[tuple[Any, str]]:
+        """(kind, text) of the names and places a sentence holds, per the article's typer."""
+        return _cache(snapshot, "sentence_actors", SENTENCE_CACHE_LIMIT).get_or(
+            (doc_id, sentence),
+            lambda: [(c.kind, c.text) for c in self.typer(snapshot, doc_id).candidates(sentence)],
+        )
+
     def _sentence_vectors(
         self, snapshot: Snapshot, keys: list[tuple[str, int]], texts: list[str]
     ) -> np.ndarray:
@@ -125,8 +137,8 @@ class EvidenceScorer:
         kind = typer.known.get(surface.lower())
         if kind is None:
             return False
-        for cand in typer.candidates(sentence):
-            if cand.kind is kind and not set(self.analyzer.terms(cand.text)) & set(qa.terms):
+        for cand_kind, text in self._actors(snapshot, doc_id, sentence):
+            if cand_kind is kind and not set(self.analyzer.terms(text)) & set(qa.terms):
                 return True
         return False
 
@@ -220,7 +232,7 @@ class EvidenceScorer:
                 for j in (idx - 1, idx + 1):
                     if 0 <= j < len(sents):
                         around |= self._terms(snapshot, passage.doc_id, sents[j])
-                tokens = words(sent.text)
+                tokens = list(self._words(snapshot, passage.doc_id, sent))
                 row = _Row(passage, sent, tokens, own & set(weights))
                 row.hits = [t for t in tokens if self.analyzer.term(t.text) in weights]
                 for term, weight in weights.items():

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         description="Encoder for the answerer's words and sentences: auto = ONNX int8 when it "
         "works (about 3x faster than fp32, same seed and SQuAD scores), else PyTorch.",
     )
+    word_table: bool = Field(
+        default=True,
+        description="Keep the reading vectors of the model's ~22k whole words in cache_dir "
+        "(built once, in seconds) so the answerer does not encode them per question.",
+    )
     query_threads: int = Field(
         default=1,
         ge=1,
@@ -89,7 +94,7 @@ class Settings(BaseSettings):
     )
     cache_dir: Path = Field(
         default=DEFAULT_CACHE_DIR,
-        description="Where derived files (the ONNX export of the model) are kept.",
+        description="Where derived files (the ONNX export, the word table) are kept.",
     )
 
     # HTTP service

@@ -12,7 +12,7 @@ from rag.documents import Article
 from rag.embedding import HashingEmbedder
 from rag.errors import CorruptIndex
 from rag.integrity import check_index
-from rag.query_encoder import VectorCache, mean_pool_normalize
+from rag.query_encoder import CachedEncoder, VectorCache, mean_pool_normalize
 from rag.store import ChunkRecord, IndexSpec, IndexStore
 from rag.vector_index import (
     INDEX_TYPES,
@@ -23,6 +23,7 @@ from rag.vector_index import (
     ivf_lists,
     read_index,
 )
+from rag.word_table import WordTable
 
 DIM = 32
 
@@ -226,7 +227,9 @@ def test_fast_query_path_matches_sentence_transformers(backend, tmp_path: Path):
     """Same vectors as `SentenceTransformer.encode`, to float precision (real bundled model)."""
     from rag.embedding import SentenceTransformerEmbedder
 
-    embedder = SentenceTransformerEmbedder(backend=backend, cache_size=16, cache_dir=tmp_path)
+    embedder = SentenceTransformerEmbedder(
+        backend=backend, cache_size=16, cache_dir=tmp_path, word_table=False
+    )
     texts = ["how many were wounded in Odessa?", "Kyiv", "a longer sentence " * 30]
     fast = embedder.encode(texts)
     reference = embedder.encode_documents(texts)
@@ -239,12 +242,12 @@ def test_auto_backend_takes_onnx_and_falls_back_to_torch(tmp_path: Path):
     """`auto` exports to ONNX once; where the export cannot be written it still answers."""
     from rag.embedding import SentenceTransformerEmbedder
 
-    auto = SentenceTransformerEmbedder(cache_size=0, cache_dir=tmp_path / "cache")
+    auto = SentenceTransformerEmbedder(cache_size=0, cache_dir=tmp_path / "cache", word_table=False)
     assert auto.backend == "onnx"
     assert list((tmp_path / "cache" / "onnx").glob("*/model.onnx"))
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder would go")
-    fallback = SentenceTransformerEmbedder(cache_size=0, cache_dir=blocked)
+    fallback = SentenceTransformerEmbedder(cache_size=0, cache_dir=blocked, word_table=False)
     assert fallback.backend == "torch"
     texts = ["how many were wounded in Odessa?"]
     assert np.abs(auto.encode(texts) - fallback.encode(texts)).max() < 1e-4
@@ -255,10 +258,83 @@ def test_int8_reading_vectors_stay_close_to_the_model(tmp_path: Path):
     """The answerer's int8 encoder: approximate, but close enough to rank the same way."""
     from rag.embedding import SentenceTransformerEmbedder
 
-    embedder = SentenceTransformerEmbedder(cache_size=0, cache_dir=tmp_path)
+    embedder = SentenceTransformerEmbedder(cache_size=0, cache_dir=tmp_path, word_table=False)
     assert (embedder.backend, embedder.reading_backend) == ("onnx", "onnx-int8")
     texts = ["wounded", "injured", "Odessa", "Three people were wounded in the strike on the port."]
     exact, approx = embedder.encode_documents(texts), embedder.encode_reading(texts)
     assert np.min(np.sum(exact * approx, axis=1)) > 0.9  # cosine of each pair (0.94-0.97 here)
     question = embedder.encode(["how many were injured?"])[0]
     assert np.argmax(approx[:2] @ question) == np.argmax(exact[:2] @ question)
+
+
+class CountingEncoder:
+    """A fake short-text encoder that records what it was asked to encode."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def encode(self, texts):
+        self.seen.extend(texts)
+        return np.stack([np.full(4, len(t), np.float32) for t in texts])
+
+
+def test_pinned_texts_are_looked_up_not_encoded():
+    table = WordTable(["shell", "strike"], np.eye(2, 4, dtype=np.float32))
+    inner = CountingEncoder()
+    encoder = CachedEncoder(inner, cache_size=8, pinned=table)
+    out = encoder.encode(["strike", "drone", "shell", "drone"])
+    assert inner.seen == ["drone"]  # once, though asked twice
+    assert out[0].tolist() == [0, 1, 0, 0] and out[2].tolist() == [1, 0, 0, 0]
+    assert out[1].tolist() == out[3].tolist() == [5, 5, 5, 5]
+
+
+def test_word_table_round_trips_and_rebuilds_what_does_not_match(tmp_path: Path):
+    path = tmp_path / "words" / "table.npz"
+    inner = CountingEncoder()
+    built = WordTable.cached(path, ["attack", "port"], inner.encode)
+    assert inner.seen == ["attack", "port"] and path.is_file()
+    again = WordTable.cached(path, ["attack", "port"], inner.encode)
+    assert inner.seen == ["attack", "port"]  # read from disk, not encoded again
+    assert np.array_equal(again.get("port"), built.get("port")) and again.get("ship") is None
+    WordTable.cached(path, ["attack", "port", "ship"], inner.encode)  # another vocabulary
+    assert inner.seen[2:] == ["attack", "port", "ship"]
+    path.write_bytes(b"not an npz file")
+    assert len(WordTable.cached(path, ["ship"], inner.encode)) == 1  # damaged: rebuilt
+    assert len(WordTable.load(path)) == 1
+    with pytest.raises(ValueError, match="2 words but 1 vectors"):
+        WordTable(["a", "b"], np.zeros((1, 4), np.float32))
+
+
+def test_length_groups_cover_every_text_once_without_padding():
+    from rag.embedding import bundled_model_path
+    from rag.query_encoder import Tokens, encode_by_length
+
+    tokens = Tokens(bundled_model_path() / "tokenizer.json", 256)
+    texts = ["shelling", "a longer sentence about the port", "drone", "x " * 400]
+    groups = tokens.by_length(texts)
+    assert sorted(i for rows, _ in groups for i in rows) == [0, 1, 2, 3]
+    for rows, inputs in groups:
+        assert inputs["attention_mask"].all()  # nothing padded
+        assert len({len(tokens.tokenizer.encode(texts[i]).ids) for i in rows}) == 1
+    assert max(inputs["input_ids"].shape[1] for _, inputs in groups) == 256  # truncated
+    # Each text gets the pooled vector of its own token states, in the caller's order.
+    out = encode_by_length(tokens, texts, lambda b: b["input_ids"][..., None].astype(np.float32))
+    assert out.shape == (4, 1) and np.allclose(out, 1.0)
+
+
+@pytest.mark.integration
+def test_word_table_holds_the_reading_vectors_of_whole_words(tmp_path: Path):
+    """The table's vectors are the reading encoder's own, for the model's whole words."""
+    from rag.embedding import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(cache_size=0, cache_dir=tmp_path)
+    table = embedder.reading.pinned
+    assert 20_000 < len(table) < 30_000 and table.get("wounded") is not None
+    assert table.get("##ing") is None and table.get("[CLS]") is None
+    plain = SentenceTransformerEmbedder(cache_size=0, cache_dir=tmp_path, word_table=False)
+    words = ["wounded", "injured", "shelling", "kherson"]
+    cosines = np.sum(embedder.encode_reading(words) * plain.encode_reading(words), axis=1)
+    # int8 activations are quantized per batch, so a word's vector moves a little with the
+    # words it was encoded beside (0.985-1.0 here); words outside the table are unchanged.
+    assert cosines.min() > 0.97 and np.allclose(cosines[2:], 1.0, atol=1e-5)
+    assert list((tmp_path / "words").glob("*-onnx-int8.npz"))
