@@ -48,6 +48,7 @@ def make_embedder(settings: Settings) -> Embedder:
         backend=settings.embedding_backend,
         reading_backend=settings.reading_backend,
         word_table=settings.word_table,
+        bulk_threads=settings.ingest_threads,
         cache_size=settings.embedding_cache_size,
         cache_dir=settings.cache_dir,
         threads=settings.query_threads,

@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.errors import ModelNotFound
-from rag.query_encoder import Backend, CachedEncoder, make_short_encoder
+from rag.query_encoder import Backend, CachedEncoder, ShortTextEncoder, make_short_encoder
 from rag.settings import DEFAULT_CACHE_DIR
 from rag.word_table import WordTable, whole_words
 
@@ -23,6 +23,7 @@ from rag.word_table import WordTable, whole_words
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+BULK_BATCH = 64  # sentences per forward pass at ingestion (grouped by length inside)
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
 
 
@@ -44,7 +45,19 @@ class Embedder(Protocol):
         ...
 
     def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        """Texts whose vectors are stored in the index: always the model itself, batched."""
+        """Texts whose vectors are stored in the index: the model's exact vectors, batched."""
+        ...
+
+    @property
+    def reading_id(self) -> str | None:
+        """Names the reading encoder (model and backend), so vectors it stored with an index
+        are used only by the same encoder; None when there is no fast reading path."""
+        ...
+
+    def encode_reading_bulk(
+        self, texts: Sequence[str], *, show_progress: bool = False
+    ) -> np.ndarray:
+        """`encode_reading`'s vectors for many texts at ingestion: every core, no cache."""
         ...
 
 
@@ -92,6 +105,7 @@ class SentenceTransformerEmbedder:
         cache_dir: Path = DEFAULT_CACHE_DIR,
         threads: int = 1,
         word_table: bool = True,
+        bulk_threads: int = 0,
     ) -> None:
         path = Path(model_path) if model_path else bundled_model_path()
         if not path.is_dir():
@@ -118,6 +132,17 @@ class SentenceTransformerEmbedder:
 
         self.query, self.backend = fast(backend, "onnx")
         self.reading, self.reading_backend = fast(reading_backend, "onnx-int8")
+        # Ingestion runs the same ONNX files on every core: stored vectors from the fp32 export
+        # equal `SentenceTransformer.encode`'s to 1e-6 at about 1.6 times its speed here.
+        cores = bulk_threads or os.cpu_count() or 1
+        self._documents = (
+            self.query.encoder.with_threads(cores)
+            if self.query is not None and self.backend == "onnx"
+            else None
+        )
+        self._reading_bulk = (
+            None if self.reading is None else self.reading.encoder.with_threads(cores)
+        )
         if word_table and self.reading is not None:
             name = f"{self.fingerprint[:16]}-{self.reading_backend}.npz"
             vocabulary = whole_words(self.model.tokenizer.get_vocab())
@@ -141,8 +166,28 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self.encode_documents(texts) if encoder is None else encoder.encode(texts)
 
+    @property
+    def reading_id(self) -> str | None:
+        return None if self.reading is None else f"{self.fingerprint[:16]}-{self.reading_backend}"
+
+    def encode_reading_bulk(
+        self, texts: Sequence[str], *, show_progress: bool = False
+    ) -> np.ndarray:
+        if self._reading_bulk is None:
+            return self.encode_reading(texts)
+        return _in_batches(self._reading_bulk, texts, BULK_BATCH, show_progress, "sentences")
+
     def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        """`SentenceTransformer.encode`, batched and sorted by length (ingestion)."""
+        """The fp32 ONNX export in length groups when there is one (the model's vectors to
+        1e-6), else `SentenceTransformer.encode`, batched and sorted by length (ingestion)."""
+        if self._documents is not None and texts:
+            return _in_batches(self._documents, texts, self.batch_size, show_progress, "chunks")
+        return self.sentence_transformers_encode(texts, show_progress=show_progress)
+
+    def sentence_transformers_encode(
+        self, texts: Sequence[str], *, show_progress: bool = False
+    ) -> np.ndarray:
+        """`SentenceTransformer.encode` itself (the reference the fast paths are checked on)."""
         vectors = self.model.encode(
             list(texts),
             batch_size=self.batch_size,
@@ -151,6 +196,24 @@ class SentenceTransformerEmbedder:
             show_progress_bar=show_progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _in_batches(
+    encoder: ShortTextEncoder, texts: Sequence[str], batch: int, progress: bool, unit: str
+) -> np.ndarray:
+    """Texts sorted by length, `batch` at a time (so each batch is of similar lengths)."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    starts = range(0, len(order), batch)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc=f"encoding {unit}", unit="batch")
+    parts = [encoder.encode([texts[i] for i in order[s : s + batch]]) for s in starts]
+    out = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+    out[order] = np.concatenate(parts)
+    return out
 
 
 class HashingEmbedder:
@@ -170,6 +233,15 @@ class HashingEmbedder:
         return self.encode(texts)
 
     def encode_reading(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts)
+
+    @property
+    def reading_id(self) -> str:
+        return self.fingerprint
+
+    def encode_reading_bulk(
+        self, texts: Sequence[str], *, show_progress: bool = False
+    ) -> np.ndarray:
         return self.encode(texts)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

@@ -13,7 +13,7 @@ from rag.lexicon import Lexicon
 from rag.lru import Lru
 from rag.question import QuestionAnalysis
 from rag.retrieval import Passage
-from rag.sentences import Sentence, split_sentences
+from rag.sentences import Sentence, article_sentences
 from rag.spans import EntityTyper, learn_entity_kinds
 from rag.store import Snapshot
 from rag.text import Analyzer, Token, words
@@ -72,11 +72,9 @@ class EvidenceScorer:
         return found
 
     def sentences(self, snapshot: Snapshot, doc_id: str) -> list[Sentence]:
-        def split() -> list[Sentence]:
-            article = snapshot.articles[doc_id]
-            return [s for a, b in article.spans() for s in split_sentences(article.text[a:b], a)]
-
-        return _cache(snapshot, "sentences", ARTICLE_CACHE_LIMIT).get_or(doc_id, split)
+        return _cache(snapshot, "sentences", ARTICLE_CACHE_LIMIT).get_or(
+            doc_id, lambda: article_sentences(snapshot.articles[doc_id])
+        )
 
     def typer(self, snapshot: Snapshot, doc_id: str) -> EntityTyper:
         def learn() -> EntityTyper:
@@ -103,17 +101,30 @@ class EvidenceScorer:
             lambda: [(c.kind, c.text) for c in self.typer(snapshot, doc_id).candidates(sentence)],
         )
 
-    def _sentence_vectors(
-        self, snapshot: Snapshot, keys: list[tuple[str, int]], texts: list[str]
-    ) -> np.ndarray:
-        cache = _cache(snapshot, "sentence_vectors", SENTENCE_CACHE_LIMIT)
-        found = {k: v for k in keys if (v := cache.get(k)) is not None}
-        missing = [i for i, k in enumerate(keys) if k not in found]
+    def _sentence_vectors(self, snapshot: Snapshot, rows: list[_Row]) -> np.ndarray:
+        """The rows' sentence vectors: stored with the snapshot when its reading encoder is
+        this one (rag/sentence_vectors.py), else encoded now and cached."""
+        out: list[np.ndarray | None] = [None] * len(rows)
+        stored = snapshot.sentences
+        if stored is not None and stored.usable_by(self.embedder.reading_id):
+            for i, r in enumerate(rows):
+                doc = stored.of(r.passage.doc_id, len(self.sentences(snapshot, r.passage.doc_id)))
+                if doc is not None:
+                    out[i] = doc[r.index]
+        missing = [i for i, v in enumerate(out) if v is None]
         if missing:
-            encoded = self.embedder.encode_reading([texts[i] for i in missing])
-            for i, vec in zip(missing, encoded, strict=True):
-                found[keys[i]] = cache.get_or(keys[i], lambda vec=vec: vec)
-        return np.stack([found[k] for k in keys])
+            cache = _cache(snapshot, "sentence_vectors", SENTENCE_CACHE_LIMIT)
+            keys = [(rows[i].passage.doc_id, rows[i].sentence.start) for i in missing]
+            found = {k: v for k in keys if (v := cache.get(k)) is not None}
+            todo = {k: rows[i].sentence.text for i, k in zip(missing, keys, strict=True)}
+            todo = {k: text for k, text in todo.items() if k not in found}
+            if todo:
+                encoded = self.embedder.encode_reading(list(todo.values()))
+                for key, vec in zip(todo, encoded, strict=True):
+                    found[key] = cache.put(key, vec)
+            for i, key in zip(missing, keys, strict=True):
+                out[i] = found[key]
+        return np.stack(out).astype(np.float32, copy=False)
 
     # ----- matching -------------------------------------------------------------------------
     def soft_match(self, question_word: str, tokens: list[Token]) -> tuple[float, Token | None]:
@@ -162,10 +173,7 @@ class EvidenceScorer:
         rows = self._exact_rows(qa, weights, passages, snapshot)
         if not rows:
             return []
-        keys = [(r.passage.doc_id, r.sentence.start) for r in rows]
-        sims = (
-            self._sentence_vectors(snapshot, keys, [r.sentence.text for r in rows]) @ query_vector
-        )
+        sims = self._sentence_vectors(snapshot, rows) @ query_vector
         floors = [
             0.5 * r.covered / total + 0.5 * max(float(sim), 0.0)
             for r, sim in zip(rows, sims, strict=True)
@@ -233,7 +241,7 @@ class EvidenceScorer:
                     if 0 <= j < len(sents):
                         around |= self._terms(snapshot, passage.doc_id, sents[j])
                 tokens = list(self._words(snapshot, passage.doc_id, sent))
-                row = _Row(passage, sent, tokens, own & set(weights))
+                row = _Row(passage, sent, idx, tokens, own & set(weights))
                 row.hits = [t for t in tokens if self.analyzer.term(t.text) in weights]
                 for term, weight in weights.items():
                     if term in own:
@@ -262,6 +270,7 @@ class _Row:
 
     passage: Passage
     sentence: Sentence
+    index: int  # of the sentence in its article
     tokens: list[Token]
     matched: frozenset[str]
     covered: float = 0.0

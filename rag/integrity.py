@@ -20,15 +20,19 @@ from typing import Any
 
 import numpy as np
 
+from rag import sentence_vectors
 from rag.documents import Article
 from rag.errors import RagError
+from rag.sentence_vectors import SentenceVectors
 from rag.store import (
     FILES,
     FORMAT_VERSION,
+    OPTIONAL_FILES,
     IndexStore,
     _is_snapshot_name,
     _sha256,
     read_faiss,
+    read_sentence_rows,
     read_vectors,
 )
 
@@ -112,8 +116,37 @@ def inspect_index(store: IndexStore) -> IndexCheck:
         _check_chunks(articles, chunk_rows, report, f"{where}/meta.sqlite")
     _check_counts(manifest, meta, vectors, faiss_index, report)
     _check_faiss(faiss_index, vectors, meta, dim, report, f"{where}/index.faiss")
+    if sentence_vectors.FILE in intact and meta is not None:
+        _check_sentences(folder, manifest, set(meta[0]), dim, report, where)
     _check_permissions(store, folder, report)
     return report
+
+
+def _check_sentences(
+    folder: Path,
+    manifest: dict[str, Any],
+    articles: set[str],
+    dim: int,
+    report: IndexCheck,
+    where: str,
+) -> None:
+    """sentences.npy: float16 rows of the model's width, each article's range inside it."""
+    info = manifest.get("sentence_vectors")
+    if not isinstance(info, dict):
+        report.add(f"{where}/manifest.json", "lists sentences.npy but no sentence_vectors entry")
+        return
+    try:
+        vectors = np.load(folder / sentence_vectors.FILE, allow_pickle=False, mmap_mode="r")
+        rows = read_sentence_rows(folder / "meta.sqlite")
+    except (OSError, ValueError, EOFError, RagError) as exc:
+        report.add(f"{where}/{sentence_vectors.FILE}", f"unreadable ({exc})")
+        return
+    stored = SentenceVectors(str(info.get("encoder")), str(info.get("splitter")), rows, vectors)
+    for problem in stored.problems(dim):
+        report.add(f"{where}/{sentence_vectors.FILE}", problem)
+    unknown = sorted(set(rows) - articles)
+    if unknown:
+        report.add_rows(f"{where}/meta.sqlite", "sentence rows of unknown articles", unknown)
 
 
 def _check_pointer(store: IndexStore, report: IndexCheck) -> str | None:
@@ -193,7 +226,7 @@ def _check_files(
     files = manifest.get("files")
     files = files if isinstance(files, dict) else {}
     intact = set()
-    for name in FILES:
+    for name in (*FILES, *(f for f in OPTIONAL_FILES if f in files)):
         path, expected = folder / name, files.get(name)
         if not path.is_file():
             report.add(f"{where}/{name}", "missing")
@@ -385,7 +418,7 @@ def _ranges(ids: list[int]) -> list[str]:
 def _check_permissions(store: IndexStore, folder: Path, report: IndexCheck) -> None:
     """Owner-only: folders 0700, files 0600 (the index may hold unpublished reporting)."""
     paths = [store.root, store.snapshots_dir, folder, store.current_file]
-    paths += [folder / name for name in (*FILES, "manifest.json")]
+    paths += [folder / name for name in (*FILES, *OPTIONAL_FILES, "manifest.json")]
     for path in paths:
         try:
             mode = stat.S_IMODE(path.lstat().st_mode)

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from rag import sentence_vectors
 from rag.answering import Answer, Answerer
 from rag.chunking import chunk_article, make_splitter
 from rag.documents import Article, Problem, read_paths
@@ -230,7 +231,14 @@ class Pipeline:
                 ChunkRecord(c.article_id, c.start, c.end, c.text) for c in new_chunks
             ]
             all_vectors = np.concatenate([base.vectors[keep], vectors]) if keep else vectors
-            snapshot = self.store.commit(all_articles, chunks, all_vectors)
+            sentences = sentence_vectors.for_write(
+                base.sentences,
+                all_articles.keys() - changed.keys(),
+                list(changed.values()),
+                self.embedder,
+                show_progress=show_progress,
+            )
+            snapshot = self.store.commit(all_articles, chunks, all_vectors, sentences)
             report.chunks_added = len(new_chunks)
             report.committed = True
         self._install(snapshot)
@@ -244,7 +252,7 @@ class Pipeline:
             keep = [i for i, c in enumerate(base.chunks) if c.article_id != doc_id]
             articles = {k: v for k, v in base.articles.items() if k != doc_id}
             snapshot = self.store.commit(
-                articles, [base.chunks[i] for i in keep], base.vectors[keep]
+                articles, [base.chunks[i] for i in keep], base.vectors[keep], base.sentences
             )
         self._install(snapshot)
 

@@ -31,6 +31,8 @@ ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 class ShortTextEncoder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    def with_threads(self, threads: int) -> ShortTextEncoder: ...
+
 
 class VectorCache(Lru[str, np.ndarray]):
     """An LRU map text -> read-only float32 vector; size 0 keeps nothing.
@@ -151,6 +153,9 @@ class TorchEncoder:
         self.transformer = transformer
         self.tokens = tokens
 
+    def with_threads(self, threads: int) -> TorchEncoder:
+        return self  # PyTorch's own thread pool serves both
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
@@ -179,6 +184,11 @@ class OnnxEncoder:
             str(onnx_file), options, providers=["CPUExecutionProvider"]
         )
         self.tokens = tokens
+        self.path = onnx_file
+
+    def with_threads(self, threads: int) -> OnnxEncoder:
+        """Another session on the same file (bulk work takes every core; queries take one)."""
+        return OnnxEncoder(self.path, self.tokens, threads)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         def forward(batch: dict[str, np.ndarray]) -> np.ndarray:

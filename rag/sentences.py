@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 ABBREVIATIONS = {
     "mr",
@@ -48,7 +49,16 @@ ABBREVIATIONS = {
     "dec",
     "approx",
 }
+# Names this splitter's behaviour; sentence vectors stored with an index (rag/sentence_vectors.py)
+# are used only by a splitter of the same version. Change it when the splitting changes.
+SPLITTER_VERSION = "sentences-v1"
 BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+|$)|\n\s*\n|\n")
+
+
+class SpannedText(Protocol):
+    text: str
+
+    def spans(self) -> tuple[tuple[int, int], ...]: ...
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,11 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
         start = end
     _append(out, text, start, len(text), offset)
     return out
+
+
+def article_sentences(article: SpannedText) -> list[Sentence]:
+    """The sentences of an article's indexed spans, with offsets into its whole text."""
+    return [s for a, b in article.spans() for s in split_sentences(article.text[a:b], a)]
 
 
 def _append(out: list[Sentence], text: str, start: int, end: int, offset: int) -> None:

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         le=64,
         description="ONNX threads per query-time encode; one serves concurrent requests best.",
     )
+    ingest_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="ONNX threads for encoding chunks and sentences at ingestion; 0: all cores.",
+    )
     embedding_cache_size: int = Field(
         default=4096, ge=0, description="Short texts whose embeddings are kept (LRU); 0: off."
     )

@@ -3,7 +3,8 @@
 Layout::
 
     index/CURRENT                 name of the live snapshot, e.g. "000007"
-    index/snapshots/000007/       manifest.json, meta.sqlite, vectors.npy, index.faiss
+    index/snapshots/000007/       manifest.json, meta.sqlite, vectors.npy, index.faiss,
+                                  sentences.npy (the answerer's sentence vectors; optional)
 
 A write builds a whole new snapshot, flushes it, then renames a new CURRENT into place; a
 crash at any moment leaves the previous snapshot current and whole. The FAISS index is exact
@@ -31,8 +32,10 @@ from typing import Any
 import faiss
 import numpy as np
 
+from rag import sentence_vectors
 from rag.documents import Article
 from rag.errors import CorruptIndex, IncompatibleIndex, IndexNotFound
+from rag.sentence_vectors import SentenceVectors
 from rag.vector_index import (
     INDEX_TYPES,
     IndexParams,
@@ -50,6 +53,7 @@ from rag.vector_index import (
 FORMAT_VERSION = 1
 SPLITTER_NAME = "langchain-recursive-sentences-v1"
 FILES = ("meta.sqlite", "vectors.npy", "index.faiss")
+OPTIONAL_FILES = (sentence_vectors.FILE,)  # checked when the manifest lists them
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 SNAPSHOT_NAME = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "\u0661".isdigit() is True
@@ -104,6 +108,7 @@ class Snapshot:
     vectors: np.ndarray
     faiss_index: faiss.Index
     extras: dict[str, Any] = field(default_factory=dict)  # caches built on top (BM25, ...)
+    sentences: SentenceVectors | None = None  # absent in indexes written before them
 
     @property
     def dim(self) -> int:
@@ -199,7 +204,7 @@ class IndexStore:
         if not isinstance(files, dict):
             problems.append("manifest.json has no 'files' object with the files' checksums")
             files = {}
-        for file_name in FILES:
+        for file_name in (*FILES, *(f for f in OPTIONAL_FILES if f in files)):
             path = folder / file_name
             expected = files.get(file_name)
             if not path.is_file():
@@ -245,9 +250,33 @@ class IndexStore:
                 f"vectors of shape {vectors.shape}, {faiss_index.ntotal} FAISS entries "
                 f"of dimension {faiss_index.d} (expected {self.spec.dim}); run `rag check`"
             )
-        snapshot = Snapshot(name, manifest, articles, chunks, vectors, faiss_index)
+        sentences = self._read_sentences(folder, manifest, articles)
+        snapshot = Snapshot(
+            name, manifest, articles, chunks, vectors, faiss_index, sentences=sentences
+        )
         self._latest = snapshot
         return snapshot
+
+    def _read_sentences(
+        self, folder: Path, manifest: dict[str, Any], articles: dict[str, Article]
+    ) -> SentenceVectors | None:
+        info = manifest.get("sentence_vectors")
+        if not isinstance(info, dict) or sentence_vectors.FILE not in manifest.get("files", {}):
+            return None
+        path = folder / sentence_vectors.FILE
+        try:
+            vectors = np.load(path, allow_pickle=False, mmap_mode="r" if self.params.mmap else None)
+        except (OSError, ValueError, EOFError) as exc:
+            raise CorruptIndex(f"{path} is not a readable vector file ({exc})") from None
+        rows = read_sentence_rows(folder / "meta.sqlite")
+        stored = SentenceVectors(str(info.get("encoder")), str(info.get("splitter")), rows, vectors)
+        problems = stored.problems(self.spec.dim)
+        problems += [
+            f"sentence rows name unknown article {d!r}" for d in rows if d not in articles
+        ][:1]
+        if problems:
+            raise CorruptIndex(f"index at {self.root} is damaged: {'; '.join(problems)}")
+        return stored
 
     def empty(self) -> Snapshot:
         vectors = np.zeros((0, self.spec.dim), dtype=np.float32)
@@ -309,7 +338,11 @@ class IndexStore:
         }
 
     def commit(
-        self, articles: dict[str, Article], chunks: list[ChunkRecord], vectors: np.ndarray
+        self,
+        articles: dict[str, Article],
+        chunks: list[ChunkRecord],
+        vectors: np.ndarray,
+        sentences: SentenceVectors | None = None,
     ) -> Snapshot:
         """Write a complete new snapshot and make it current. Call under `write_lock()`."""
         if vectors.shape != (len(chunks), self.spec.dim):
@@ -322,9 +355,15 @@ class IndexStore:
         name = f"{max(existing, default=0) + 1:06d}"
         folder = self.snapshots_dir / name
         folder.mkdir(mode=DIR_MODE)
-        _write_meta(folder / "meta.sqlite", articles, chunks)
+        if sentences is not None:
+            sentences = sentences.kept(articles)
+        _write_meta(folder / "meta.sqlite", articles, chunks, sentences)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         np.save(folder / "vectors.npy", vectors, allow_pickle=False)
+        written = FILES
+        if sentences is not None:
+            np.save(folder / sentence_vectors.FILE, sentences.vectors, allow_pickle=False)
+            written = (*FILES, sentence_vectors.FILE)
         kind = choose_index_type(len(chunks), self.params)
         faiss_index = self._extended_index(previous, chunks, vectors, kind)
         built_on = len(chunks)
@@ -334,13 +373,19 @@ class IndexStore:
             built_on = _built_on(self._latest)
         faiss.write_index(faiss_index, str(folder / "index.faiss"))
         files = {}
-        for file_name in FILES:
+        for file_name in written:
             path = folder / file_name
             os.chmod(path, FILE_MODE)
             _fsync_file(path)
             files[file_name] = _sha256(path)
         manifest = self._manifest(files, len(articles), len(chunks), kind)
         manifest[TRAINED_ON] = built_on
+        if sentences is not None:
+            manifest["sentence_vectors"] = {
+                "encoder": sentences.encoder,
+                "splitter": sentences.splitter,
+                "rows": len(sentences.vectors),
+            }
         manifest_path = folder / "manifest.json"
         manifest_path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         os.chmod(manifest_path, FILE_MODE)
@@ -354,7 +399,15 @@ class IndexStore:
         os.replace(tmp, self.current_file)  # the commit point
         _fsync_dir(self.root)
         self._prune(keep={name, previous} - {None})
-        snapshot = Snapshot(name, manifest, dict(articles), list(chunks), vectors, faiss_index)
+        snapshot = Snapshot(
+            name,
+            manifest,
+            dict(articles),
+            list(chunks),
+            vectors,
+            faiss_index,
+            sentences=sentences,
+        )
         self._latest = snapshot
         return snapshot
 
@@ -424,7 +477,12 @@ def read_faiss(path: Path) -> faiss.Index:
     return read_index(path)
 
 
-def _write_meta(path: Path, articles: dict[str, Article], chunks: list[ChunkRecord]) -> None:
+def _write_meta(
+    path: Path,
+    articles: dict[str, Article],
+    chunks: list[ChunkRecord],
+    sentences: SentenceVectors | None = None,
+) -> None:
     con = sqlite3.connect(path)
     try:
         con.executescript(
@@ -438,8 +496,17 @@ def _write_meta(path: Path, articles: dict[str, Article], chunks: list[ChunkReco
                 start INTEGER NOT NULL, "end" INTEGER NOT NULL
             );
             CREATE INDEX chunks_article ON chunks(article_id);
+            CREATE TABLE sentence_rows (
+                article_id TEXT PRIMARY KEY REFERENCES articles(id),
+                first INTEGER NOT NULL, count INTEGER NOT NULL
+            );
             """
         )
+        if sentences is not None:
+            con.executemany(
+                "INSERT INTO sentence_rows VALUES (?, ?, ?)",
+                [(d, first, count) for d, (first, count) in sentences.rows.items()],
+            )
         con.executemany(
             "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -461,6 +528,27 @@ def _write_meta(path: Path, articles: dict[str, Article], chunks: list[ChunkReco
             [(i, c.article_id, c.start, c.end) for i, c in enumerate(chunks)],
         )
         con.commit()
+    finally:
+        con.close()
+
+
+def read_sentence_rows(path: Path) -> dict[str, tuple[int, int]]:
+    """Article id -> (first row, count) of its stored sentence vectors."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise CorruptIndex(f"{path} cannot be opened ({exc})") from None
+    try:
+        rows = {}
+        for doc_id, first, count in con.execute(
+            "SELECT article_id, first, count FROM sentence_rows"
+        ):
+            if not (isinstance(doc_id, str) and type(first) is int and type(count) is int):
+                raise CorruptIndex(f"{path}: malformed sentence row for {doc_id!r}")
+            rows[doc_id] = (first, count)
+        return rows
+    except sqlite3.Error as exc:
+        raise CorruptIndex(f"{path} has no readable sentence rows ({exc})") from None
     finally:
         con.close()
 

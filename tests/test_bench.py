@@ -103,7 +103,8 @@ def test_replicate_makes_exactly_n_chunks_of_unit_vectors_with_unique_ids():
     articles = {f"a{i}": Article(f"a{i}", f"T{i}", f"text number {i} here") for i in range(3)}
     chunks = [ChunkRecord(f"a{i}", 0, 5, f"text {i}") for i in range(3)]
     vectors = np.eye(3, 8, dtype=np.float32)
-    out_articles, out_chunks, out_vectors = replicate(articles, chunks, vectors, 10)
+    out_articles, out_chunks, out_vectors, out_sentences = replicate(articles, chunks, vectors, 10)
+    assert out_sentences is None  # none stored, none made up
     assert len(out_chunks) == len(out_vectors) == 10
     assert {c.article_id for c in out_chunks} == set(out_articles)
     assert len(out_articles) == 10  # one chunk per article here: ten distinct ids

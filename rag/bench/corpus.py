@@ -12,6 +12,7 @@ import numpy as np
 from rag.chunking import chunk_article, make_splitter
 from rag.documents import Article
 from rag.evaluation import EvalQuestion
+from rag.sentence_vectors import SentenceVectors
 from rag.squad import load_squad, resolve_squad_file
 from rag.store import ChunkRecord
 
@@ -89,8 +90,13 @@ def replicate(
     vectors: np.ndarray,
     n_chunks: int,
     seed: int = 0,
-) -> tuple[dict[str, Article], list[ChunkRecord], np.ndarray]:
-    """An index of exactly n_chunks chunks: the originals, then copies (see SYNTHETIC_HOW)."""
+    sentences: SentenceVectors | None = None,
+) -> tuple[dict[str, Article], list[ChunkRecord], np.ndarray, SentenceVectors | None]:
+    """An index of exactly n_chunks chunks: the originals, then copies (see SYNTHETIC_HOW).
+
+    A copy's stored sentence vectors are its original's rows (the text is the same, so the
+    vectors would be); an index without them gets none.
+    """
     by_article: dict[str, list[int]] = {}
     for i, chunk in enumerate(chunks):
         by_article.setdefault(chunk.article_id, []).append(i)
@@ -99,6 +105,7 @@ def replicate(
     out_chunks: list[ChunkRecord] = []
     rows: list[int] = []
     is_copy: list[bool] = []
+    sentence_rows: dict[str, tuple[int, int]] = {}
     copy = 0
     while len(out_chunks) < n_chunks:
         for doc_id in order:
@@ -108,6 +115,8 @@ def replicate(
             new_id = doc_id if copy == 0 else f"{doc_id}~{copy}"
             title = article.title if copy == 0 else f"{article.title} (copy {copy})"
             out_articles[new_id] = dataclasses.replace(article, id=new_id, title=title)
+            if sentences is not None and doc_id in sentences.rows:
+                sentence_rows[new_id] = sentences.rows[doc_id]
             for i in by_article[doc_id][: n_chunks - len(out_chunks)]:
                 c = chunks[i]
                 out_chunks.append(ChunkRecord(new_id, c.start, c.end, c.text))
@@ -119,4 +128,7 @@ def replicate(
     if copies.any():
         rng = np.random.default_rng(seed)
         out_vectors[copies] = perturbed(out_vectors[copies], rng, NOISE_SIGMA)
-    return out_articles, out_chunks, out_vectors
+    out_sentences = (
+        None if sentences is None else dataclasses.replace(sentences, rows=sentence_rows)
+    )
+    return out_articles, out_chunks, out_vectors, out_sentences

@@ -115,16 +115,20 @@ def measure_growth(
     rows, largest = [], None
     for step, n in enumerate(sizes):
         asked = questions[step * per_size : (step + 1) * per_size] or questions[:per_size]
-        articles, chunks, vectors = replicate(
-            snapshot.articles, snapshot.chunks, np.asarray(snapshot.vectors), n
+        articles, chunks, vectors, sentences = replicate(
+            snapshot.articles,
+            snapshot.chunks,
+            np.asarray(snapshot.vectors),
+            n,
+            sentences=snapshot.sentences,
         )
         folder = workdir / f"growth-{n}"
         pipeline = bench_pipeline(settings.model_copy(update={"index_dir": folder}), base.embedder)
         started = time.perf_counter()
         with pipeline.store.write_lock():
-            pipeline.store.commit(articles, chunks, vectors)
+            pipeline.store.commit(articles, chunks, vectors, sentences)
         build_s = time.perf_counter() - started
-        del articles, chunks, vectors
+        del articles, chunks, vectors, sentences
         started = time.perf_counter()
         pipeline.open()
         pipeline.search(asked[0])  # the first query builds the BM25 cache when not yet built
