@@ -73,7 +73,7 @@ def test_tiny_bench_runs_every_part_and_writes_json(tmp_path: Path):
     endpoints = {(r["index"], r["endpoint"].split(" after ")[0]) for r in http["latency"]}
     assert endpoints == {
         (index, endpoint)
-        for index in ("seed", "large")
+        for index in ("seed", "squad", "large")
         for endpoint in ("GET /search", "POST /ask")
     }
     assert any(r["endpoint"].startswith("POST /ask after ") for r in http["latency"])
