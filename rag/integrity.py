@@ -35,6 +35,7 @@ from rag.store import (
     read_sentence_rows,
     read_vectors,
 )
+from rag.vector_index import RECONSTRUCTION_TOLERANCE, index_type_of
 
 MAX_LISTED = 10  # row-level problems of one kind listed before "... and N more"
 NORM_TOLERANCE = 1e-3  # vectors are L2-normalized float32
@@ -394,7 +395,8 @@ def _check_faiss(
     if vectors is not None and vectors.shape[1] == dim:
         n = min(ntotal, len(vectors))
         stored = faiss_index.reconstruct_n(0, n) if n else np.zeros((0, dim), np.float32)
-        differ = np.flatnonzero(np.any(stored != vectors[:n], axis=1))
+        tolerance = RECONSTRUCTION_TOLERANCE.get(index_type_of(faiss_index), 0.0)
+        differ = np.flatnonzero(np.any(np.abs(stored - vectors[:n]) > tolerance, axis=1))
         report.add_rows(
             where, "FAISS vectors that differ from vectors.npy at ids", _ranges(list(differ))
         )

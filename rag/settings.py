@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     keep_snapshots: int = Field(default=2, ge=1, description="Snapshots kept after a write.")
 
     # Vector index (rag/vector_index.py) and query encoder (rag/embedding.py)
-    index_type: Literal["auto", "flat", "hnsw", "ivf"] = Field(
+    index_type: Literal["auto", "flat", "hnsw", "ivf", "ivf-sq8"] = Field(
         default="auto",
         description="auto: exact (flat) below index_auto_threshold chunks, IVF from there on.",
     )

@@ -25,7 +25,9 @@ SQUAD_DIR_ENV = "RAG_SQUAD_DIR"
 DEFAULT_SQUAD_DIR = PROJECT_ROOT.parent / "shared" / "data" / "squad"
 CACHE_DIR = PROJECT_ROOT / "eval" / ".cache" / "squad"  # git-ignored
 FINGERPRINT_FILE = "squad-source.json"
-LOADER_VERSION = 2  # bump when paragraph ids, titles or what an index stores change (2: sentence vectors)
+LOADER_VERSION = (
+    2  # bump when paragraph ids, titles or what an index stores change (2: sentence vectors)
+)
 
 
 class SquadDataMissing(RagError):

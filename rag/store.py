@@ -38,12 +38,14 @@ from rag.errors import CorruptIndex, IncompatibleIndex, IndexNotFound
 from rag.sentence_vectors import SentenceVectors
 from rag.vector_index import (
     INDEX_TYPES,
+    IVF_TYPES,
     IndexParams,
     IndexType,
     build_index,
     choose_index_type,
     configure,
     extend_index,
+    fits_trained_range,
     index_type_of,
     kind_from_manifest,
     manifest_name,
@@ -428,10 +430,12 @@ class IndexStore:
             return None  # an exact index is as cheap to build as to copy
         if index_type_of(last.faiss_index) != kind:
             return None
-        if kind == "ivf" and len(chunks) >= IVF_REBUILD_GROWTH * _built_on(last):
+        if kind in IVF_TYPES and len(chunks) >= IVF_REBUILD_GROWTH * _built_on(last):
             return None  # its lists were trained on too few vectors for this many
         if chunks[:n_old] != last.chunks or not np.array_equal(vectors[:n_old], last.vectors):
             return None
+        if not fits_trained_range(last.faiss_index, vectors[n_old:]):
+            return None  # 8-bit codes trained on other ranges would clip the new vectors
         grown = extend_index(last.faiss_index, vectors[n_old:])
         configure(grown, self.params)
         return grown

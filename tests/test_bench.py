@@ -81,7 +81,7 @@ def test_tiny_bench_runs_every_part_and_writes_json(tmp_path: Path):
     assert all(r["errors"] == 0 and r["requests"] > 0 for r in http["concurrency"])
     assert all(r["ready_s"] > 0 and r["rss_mb_at_rest"] > 0 for r in http["startup"])
     scale = [r for r in report["scale"]["rows"] if "sweep" not in r]
-    assert [r["index_type"] for r in scale] == ["flat", "hnsw", "ivf"]
+    assert [r["index_type"] for r in scale] == ["flat", "hnsw", "ivf", "ivf-sq8"]
     assert all(0.0 <= r["recall@10"] <= 1.0 for r in scale)
     assert "| raw SentenceTransformer.encode |" in (out / "bench.md").read_text()
 

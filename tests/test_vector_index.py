@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import faiss
@@ -16,9 +18,11 @@ from rag.query_encoder import CachedEncoder, VectorCache, mean_pool_normalize
 from rag.store import ChunkRecord, IndexSpec, IndexStore
 from rag.vector_index import (
     INDEX_TYPES,
+    RECONSTRUCTION_TOLERANCE,
     IndexParams,
     build_index,
     choose_index_type,
+    fits_trained_range,
     index_type_of,
     ivf_lists,
     read_index,
@@ -74,7 +78,12 @@ def test_ivf_lists_have_enough_points_to_train(n):
     assert n < 39 or n // lists >= 39
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def same_vectors(kind, found: np.ndarray, expected: np.ndarray) -> bool:
+    """Exact for every type but the 8-bit one, which keeps each value to its tolerance."""
+    return bool(np.abs(found - expected).max() <= RECONSTRUCTION_TOLERANCE.get(kind, 0.0))
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf", "ivf-sq8"])
 def test_approximate_recall_at_10_against_exact(kind):
     data = clustered(20_200)
     vectors, queries = data[:20_000], data[20_000:]  # queries from the same distribution
@@ -91,7 +100,7 @@ def test_ids_are_row_positions(kind):
     vectors = clustered(2_000)
     index = build_index(vectors, DIM, IndexParams(), kind)
     assert index_type_of(index) == kind
-    assert np.array_equal(index.reconstruct_n(0, len(vectors)), vectors)
+    assert same_vectors(kind, index.reconstruct_n(0, len(vectors)), vectors)
     _, ids = index.search(vectors[:50], 1)
     assert (ids[:, 0] == np.arange(50)).mean() >= 0.98  # each vector finds itself
 
@@ -122,7 +131,7 @@ def test_snapshot_round_trip_keeps_type_vectors_and_results(tmp_path: Path, kind
     assert loaded.manifest["index_type"] == written.manifest["index_type"]
     assert index_type_of(loaded.faiss_index) == kind
     assert np.array_equal(np.asarray(loaded.vectors), vectors)
-    assert np.array_equal(loaded.faiss_index.reconstruct_n(0, 3_000), vectors)
+    assert same_vectors(kind, loaded.faiss_index.reconstruct_n(0, 3_000), vectors)
     queries = clustered(20, seed=5)
     assert np.array_equal(
         written.faiss_index.search(queries, 5)[1], loaded.faiss_index.search(queries, 5)[1]
@@ -130,7 +139,7 @@ def test_snapshot_round_trip_keeps_type_vectors_and_results(tmp_path: Path, kind
     assert check_index(store) == []
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+@pytest.mark.parametrize("kind", ["hnsw", "ivf", "ivf-sq8"])
 def test_appending_extends_the_index_and_deleting_rebuilds_it(tmp_path: Path, kind):
     store = _store(tmp_path / "index", IndexParams(choice=kind))
     first_articles, first_chunks = _snapshot_parts(2_000)
@@ -144,8 +153,13 @@ def test_appending_extends_the_index_and_deleting_rebuilds_it(tmp_path: Path, ki
             np.vstack([first, more]),
         )
         assert grown.faiss_index.ntotal == 2_500
-        assert grown.manifest["index_built_on_chunks"] == 2_000  # extended, not rebuilt
-        assert np.array_equal(grown.faiss_index.reconstruct_n(0, 2_500), np.vstack([first, more]))
+        # extended, not rebuilt; except that 8-bit codes trained on the first vectors' ranges
+        # would clip these (other clusters), so that index is rebuilt
+        expected = 2_500 if kind == "ivf-sq8" else 2_000
+        assert grown.manifest["index_built_on_chunks"] == expected
+        assert same_vectors(
+            kind, grown.faiss_index.reconstruct_n(0, 2_500), np.vstack([first, more])
+        )
         assert check_index(store) == []
         kept = list(range(100, 2_500))  # the first 100 articles deleted: rows shift
         kept_chunks = [grown.chunks[i] for i in kept]
@@ -156,8 +170,8 @@ def test_appending_extends_the_index_and_deleting_rebuilds_it(tmp_path: Path, ki
         )
     assert shrunk.faiss_index.ntotal == 2_400
     assert shrunk.manifest["index_built_on_chunks"] == 2_400  # rebuilt
-    assert np.array_equal(
-        shrunk.faiss_index.reconstruct_n(0, 2_400), np.vstack([first, more])[kept]
+    assert same_vectors(
+        kind, shrunk.faiss_index.reconstruct_n(0, 2_400), np.vstack([first, more])[kept]
     )
     assert check_index(store) == []
 
@@ -340,3 +354,39 @@ def test_word_table_holds_the_reading_vectors_of_whole_words(tmp_path: Path):
     # words it was encoded beside (0.985-1.0 here); words outside the table are unchanged.
     assert cosines.min() > 0.97 and np.allclose(cosines[2:], 1.0, atol=1e-5)
     assert list((tmp_path / "words").glob("*-onnx-int8.npz"))
+
+
+def test_check_finds_an_eight_bit_index_that_no_longer_matches_its_vectors(tmp_path: Path):
+    """The 8-bit index is compared within its tolerance: a real difference is still found."""
+    store = _store(tmp_path / "index", IndexParams(choice="ivf-sq8"))
+    articles, chunks = _snapshot_parts(2_000)
+    vectors = clustered(2_000)
+    with store.write_lock():
+        snapshot = store.commit(articles, chunks, vectors)
+    assert snapshot.manifest["index_type"] == "ivf-sq8-ip" and check_index(store) == []
+    swapped = vectors.copy()
+    swapped[[7, 8]] = swapped[[8, 7]]  # two stored vectors exchanged behind the index's back
+    folder = store.snapshots_dir / snapshot.name
+    np.save(folder / "vectors.npy", swapped, allow_pickle=False)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["vectors.npy"] = hashlib.sha256(
+        (folder / "vectors.npy").read_bytes()
+    ).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    problems = [str(p) for p in check_index(store)]
+    assert any("differ from vectors.npy at ids: 7-8" in p for p in problems), problems
+
+
+def test_an_eight_bit_index_is_extended_by_vectors_in_its_trained_range(tmp_path: Path):
+    store = _store(tmp_path / "index", IndexParams(choice="ivf-sq8"))
+    articles, chunks = _snapshot_parts(2_500)
+    first = clustered(2_000)
+    vectors = np.vstack([first, first[:500]])  # the same points again: inside every range
+    with store.write_lock():
+        built = store.commit(dict(list(articles.items())[:2_000]), chunks[:2_000], first)
+        assert fits_trained_range(built.faiss_index, first[:500])
+        assert not fits_trained_range(built.faiss_index, clustered(50, seed=9, centers=3) * 3)
+        grown = store.commit(articles, chunks, vectors)
+    assert grown.manifest["index_built_on_chunks"] == 2_000  # appended
+    assert same_vectors("ivf-sq8", grown.faiss_index.reconstruct_n(0, 2_500), vectors)
+    assert check_index(store) == []

@@ -25,7 +25,11 @@ SCALE_HOW = (
     f"noise (sigma {NOISE_SIGMA} per dimension), renormalized; queries: real SQuAD question "
     "vectors; truth: exact search over the same vectors"
 )
-SWEEP = {"hnsw": ("hnsw_ef_search", (32, 64, 128, 256)), "ivf": ("ivf_nprobe", (8, 16, 32, 64))}
+SWEEP = {
+    "hnsw": ("hnsw_ef_search", (32, 64, 128, 256)),
+    "ivf": ("ivf_nprobe", (8, 16, 32, 64)),
+    "ivf-sq8": ("ivf_nprobe", (16, 32, 64)),
+}
 
 
 def synthetic_vectors(seeds: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -116,6 +120,6 @@ def _params_of(kind: str, params: IndexParams) -> dict[str, Any]:
             "efConstruction": params.hnsw_ef_construction,
             "efSearch": params.hnsw_ef_search,
         }
-    if kind == "ivf":
+    if kind in ("ivf", "ivf-sq8"):
         return {"nlist": params.ivf_nlist or "4*sqrt(n)", "nprobe": params.ivf_nprobe}
     return {}
