@@ -248,7 +248,15 @@ def export_onnx(transformer: Any, target: Path, quantize: bool) -> Path:
         )
 
         tmp = target.with_suffix(f".tmp{os.getpid()}")
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        # The quantizer warns through `logging.warning`, which configures the root logger when
+        # nothing has: every library's debug lines would then reach the user's terminal.
+        quiet = logging.NullHandler()
+        root = logging.getLogger()
+        root.addHandler(quiet)
+        try:
+            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        finally:
+            root.removeHandler(quiet)
         os.replace(tmp, target)
     return target
 
