@@ -536,12 +536,16 @@ def _write_meta(
         con.close()
 
 
-def read_sentence_rows(path: Path) -> dict[str, tuple[int, int]]:
-    """Article id -> (first row, count) of its stored sentence vectors."""
+def _read_only(path: Path) -> sqlite3.Connection:
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise CorruptIndex(f"{path} cannot be opened ({exc})") from None
+
+
+def read_sentence_rows(path: Path) -> dict[str, tuple[int, int]]:
+    """Article id -> (first row, count) of its stored sentence vectors."""
+    con = _read_only(path)
     try:
         rows = {}
         for doc_id, first, count in con.execute(
@@ -558,10 +562,7 @@ def read_sentence_rows(path: Path) -> dict[str, tuple[int, int]]:
 
 
 def _read_meta(path: Path) -> tuple[dict[str, Article], list[ChunkRecord]]:
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise CorruptIndex(f"{path} cannot be opened ({exc})") from None
+    con = _read_only(path)
     try:
         articles = {}
         for row in con.execute(
