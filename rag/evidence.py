@@ -116,8 +116,11 @@ class EvidenceScorer:
             cache = _cache(snapshot, "sentence_vectors", SENTENCE_CACHE_LIMIT)
             keys = [(rows[i].passage.doc_id, rows[i].sentence.start) for i in missing]
             found = {k: v for k in keys if (v := cache.get(k)) is not None}
-            todo = {k: rows[i].sentence.text for i, k in zip(missing, keys, strict=True)}
-            todo = {k: text for k, text in todo.items() if k not in found}
+            todo = {
+                k: rows[i].sentence.text
+                for i, k in zip(missing, keys, strict=True)
+                if k not in found
+            }
             if todo:
                 encoded = self.embedder.encode_reading(list(todo.values()))
                 for key, vec in zip(todo, encoded, strict=True):

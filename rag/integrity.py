@@ -23,7 +23,6 @@ import numpy as np
 from rag import sentence_vectors
 from rag.documents import Article
 from rag.errors import RagError
-from rag.sentence_vectors import SentenceVectors
 from rag.store import (
     FILES,
     FORMAT_VERSION,
@@ -32,7 +31,7 @@ from rag.store import (
     _is_snapshot_name,
     _sha256,
     read_faiss,
-    read_sentence_rows,
+    read_sentence_vectors,
     read_vectors,
 )
 from rag.vector_index import RECONSTRUCTION_TOLERANCE, index_type_of
@@ -132,22 +131,16 @@ def _check_sentences(
     where: str,
 ) -> None:
     """sentences.npy: float16 rows of the model's width, each article's range inside it."""
-    info = manifest.get("sentence_vectors")
-    if not isinstance(info, dict):
-        report.add(f"{where}/manifest.json", "lists sentences.npy but no sentence_vectors entry")
-        return
     try:
-        vectors = np.load(folder / sentence_vectors.FILE, allow_pickle=False, mmap_mode="r")
-        rows = read_sentence_rows(folder / "meta.sqlite")
-    except (OSError, ValueError, EOFError, RagError) as exc:
+        stored = read_sentence_vectors(folder, manifest, mmap=True)
+    except RagError as exc:
         report.add(f"{where}/{sentence_vectors.FILE}", f"unreadable ({exc})")
         return
-    stored = SentenceVectors(str(info.get("encoder")), str(info.get("splitter")), rows, vectors)
-    for problem in stored.problems(dim):
+    if stored is None:
+        report.add(f"{where}/manifest.json", "lists sentences.npy but no sentence_vectors entry")
+        return
+    for problem in stored.problems(dim, articles):
         report.add(f"{where}/{sentence_vectors.FILE}", problem)
-    unknown = sorted(set(rows) - articles)
-    if unknown:
-        report.add_rows(f"{where}/meta.sqlite", "sentence rows of unknown articles", unknown)
 
 
 def _check_pointer(store: IndexStore, report: IndexCheck) -> str | None:

@@ -46,9 +46,12 @@ class SentenceVectors:
             return None
         return self.vectors[span[0] : span[0] + count]
 
-    def problems(self, dim: int) -> list[str]:
-        """What makes these rows unusable (empty when they are whole)."""
+    def problems(self, dim: int, articles: Iterable[str]) -> list[str]:
+        """What makes these rows unusable for a snapshot of `articles` (empty when whole)."""
         out = []
+        unknown = sorted(set(self.rows) - set(articles))
+        if unknown:
+            out.append(f"sentence rows of {len(unknown)} unknown articles (e.g. {unknown[0]!r})")
         if self.vectors.ndim != 2 or self.vectors.dtype != DTYPE or self.vectors.shape[1] != dim:
             out.append(f"{FILE} holds {self.vectors.dtype} {self.vectors.shape}, not [n, {dim}]")
             return out

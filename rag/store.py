@@ -262,20 +262,8 @@ class IndexStore:
     def _read_sentences(
         self, folder: Path, manifest: dict[str, Any], articles: dict[str, Article]
     ) -> SentenceVectors | None:
-        info = manifest.get("sentence_vectors")
-        if not isinstance(info, dict) or sentence_vectors.FILE not in manifest.get("files", {}):
-            return None
-        path = folder / sentence_vectors.FILE
-        try:
-            vectors = np.load(path, allow_pickle=False, mmap_mode="r" if self.params.mmap else None)
-        except (OSError, ValueError, EOFError) as exc:
-            raise CorruptIndex(f"{path} is not a readable vector file ({exc})") from None
-        rows = read_sentence_rows(folder / "meta.sqlite")
-        stored = SentenceVectors(str(info.get("encoder")), str(info.get("splitter")), rows, vectors)
-        problems = stored.problems(self.spec.dim)
-        problems += [
-            f"sentence rows name unknown article {d!r}" for d in rows if d not in articles
-        ][:1]
+        stored = read_sentence_vectors(folder, manifest, mmap=self.params.mmap)
+        problems = [] if stored is None else stored.problems(self.spec.dim, articles)
         if problems:
             raise CorruptIndex(f"index at {self.root} is damaged: {'; '.join(problems)}")
         return stored
@@ -541,6 +529,28 @@ def _read_only(path: Path) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise CorruptIndex(f"{path} cannot be opened ({exc})") from None
+
+
+def read_sentence_vectors(
+    folder: Path, manifest: dict[str, Any], mmap: bool = False
+) -> SentenceVectors | None:
+    """The snapshot's stored sentence vectors as written (None when it has none); unchecked:
+    see `SentenceVectors.problems`."""
+    info = manifest.get("sentence_vectors")
+    files = manifest.get("files")
+    if (
+        not isinstance(info, dict)
+        or not isinstance(files, dict)
+        or sentence_vectors.FILE not in files
+    ):
+        return None
+    path = folder / sentence_vectors.FILE
+    try:
+        vectors = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except (OSError, ValueError, EOFError) as exc:
+        raise CorruptIndex(f"{path} is not a readable vector file ({exc})") from None
+    rows = read_sentence_rows(folder / "meta.sqlite")
+    return SentenceVectors(str(info.get("encoder")), str(info.get("splitter")), rows, vectors)
 
 
 def read_sentence_rows(path: Path) -> dict[str, tuple[int, int]]:

@@ -132,8 +132,10 @@ def test_rows_outside_the_array_are_a_problem():
     rows = SentenceVectors(
         "e", SPLITTER_VERSION, {"a": (0, 2), "b": (1, 5)}, np.zeros((3, 4), np.float16)
     )
-    assert rows.problems(4) == ["sentence rows of 1 articles fall outside sentences.npy (e.g. 'b')"]
-    assert "not [n, 8]" in rows.problems(8)[0]
+    assert rows.problems(4, {"a", "b"}) == [
+        "sentence rows of 1 articles fall outside sentences.npy (e.g. 'b')"
+    ]
+    assert "not [n, 8]" in rows.problems(8, {"a", "b"})[0]
 
 
 def test_kept_rows_are_compacted_once_mostly_unused_and_shared_rows_survive():
