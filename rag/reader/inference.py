@@ -61,20 +61,20 @@ class SpanModel(Protocol):
 
 
 class TorchSpanModel:
-    """The SpanModel protocol over a PyTorch module (bf16 autocast when it sits on a GPU)."""
+    """The SpanModel protocol over a PyTorch module (bf16 autocast on a GPU, or when asked)."""
 
-    def __init__(self, module: SpanReader, device: str = "cpu") -> None:
+    def __init__(self, module: SpanReader, device: str = "cpu", *, bf16: bool = False) -> None:
         self.module = module
         self.device = torch.device(device)
+        self.bf16 = bf16 or self.device.type == "cuda"
 
     def __call__(
         self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        cuda = self.device.type == "cuda"
         self.module.eval()
         with (
             torch.inference_mode(),
-            torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cuda),
+            torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16),
         ):
             start, end = self.module(
                 *(

@@ -1,10 +1,16 @@
 """Train the reader's LoRA adapter and head; write the artifact, its model card and its metrics.
 
-    python -m rag.reader.train --out rag/data/reader             # the full run (one GPU: ~2 min)
+    # the shipped run: this 2-core CPU, bf16 autocast, a 100-minute budget
+    nohup python -m rag.reader.train --out rag/data/reader --epochs 2 --lr 1e-3 \
+        --max-minutes 100 --synthetic 3000 > reader-train.log 2>&1 &
+    python -m rag.reader.train --out rag/data/reader ... --resume   # after an interruption
     python -m rag.reader.train --out /tmp/r --max-examples 64 --epochs 1 --max-eval 64   # smoke
 
-Seeded: the sample, the initialization and the batch order depend only on --seed (GPU kernels
-may still differ in the last bits between runs).
+On a CPU, batches are bucketed by length and padded to a multiple of 32 tokens, and the
+learning-rate schedule decays to 0 at whichever comes first, the planned epochs or
+--max-minutes of training. A checkpoint is written every --checkpoint-minutes to
+--checkpoint-dir (default: the --out folder's name + "-checkpoint"); --resume continues from it.
+Seeded: the sample, the initialization and the batch order depend only on --seed.
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ import torch
 from rag.embedding import BUNDLED_MODEL_NAME, bundled_model_path, weights_checksum
 from rag.reader.artifact import METRICS_FILE, ReaderManifest, save_artifact
 from rag.reader.card import write_model_card
+from rag.reader.checkpoint import Checkpointer
 from rag.reader.data import DEFAULT_DATA_DIR, DataMissing, QAExample, load_split
 from rag.reader.features import answer_positions, encode
 from rag.reader.inference import Reader, TorchSpanModel
 from rag.reader.model import LoraSettings, SpanReader, adapter_tensors, build_reader, load_tokenizer
+from rag.reader.schedule import BatchPlan, Budget, Progress, TrainState
 from rag.reader.validation import read_all, score
 
 BASE_SOURCE_FILE = "base-source.json"  # beside a reduced-precision copy of the base (pack.py)
@@ -45,7 +53,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--base", type=Path, default=None, help="base model folder (default: bundled)")
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-4, help="learning rate of the LoRA matrices")
     p.add_argument("--head-lr", type=float, default=None, help="of the head (default: --lr)")
     p.add_argument("--weight-decay", type=float, default=0.01)
@@ -62,7 +70,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max-eval", type=int, default=None, help="validate on a seeded sample")
     p.add_argument("--eval-batch-size", type=int, default=256)
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    p.add_argument(
+        "--precision", choices=("bf16", "fp32"), default="bf16", help="autocast (CPU or GPU)"
+    )
+    p.add_argument("--pad-multiple", type=int, default=32, help="batches padded to a multiple")
+    p.add_argument(
+        "--max-minutes", type=float, default=None, help="training time budget (schedule follows)"
+    )
+    p.add_argument("--checkpoint-dir", type=Path, default=None)
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir")
+    p.add_argument(
+        "--synthetic",
+        type=int,
+        default=0,
+        help="add this many generated conflict-style examples (rag.reader.synthetic)",
+    )
     args = p.parse_args(argv)
+    if args.checkpoint_dir is None:
+        args.checkpoint_dir = args.out.with_name(args.out.name + "-checkpoint")
     room = args.max_seq_len - args.max_question_tokens - 3  # [CLS] q [SEP] context [SEP]
     if not 0 <= args.stride < room:
         p.error(f"--stride must be below the context room of a window ({room} tokens)")
@@ -134,8 +160,7 @@ def fit(
     args: argparse.Namespace,
     device: torch.device,
 ) -> list[float]:
-    """AdamW over the LoRA matrices and the head, linear warm-up and decay; mean loss per epoch."""
-    features = {k: v.to(device) for k, v in features.items()}
+    """AdamW over the LoRA matrices and the head (see rag.reader.schedule); mean loss per epoch."""
     lora = [
         p for n, p in reader.named_parameters() if p.requires_grad and not n.startswith("head.")
     ]
@@ -147,41 +172,45 @@ def fit(
         ],
         weight_decay=args.weight_decay,
     )
-    n = len(features["start"])
-    steps_per_epoch = (n + args.batch_size - 1) // args.batch_size
-    total = max(1, steps_per_epoch * args.epochs)
-    warmup = max(1, int(args.warmup * total))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
-    )
-    generator = torch.Generator().manual_seed(args.seed)
+    lengths = features["attention_mask"].sum(dim=1).numpy()
+    plan = BatchPlan(lengths, args.batch_size, args.pad_multiple, args.seed, args.epochs)
+    budget = Budget(plan.total_steps, args.warmup, args.max_minutes)
+    checkpoints = Checkpointer(args.checkpoint_dir, args.checkpoint_minutes)
+    state = checkpoints.resume(reader, optimizer) if args.resume else TrainState()
     loss_fn = torch.nn.CrossEntropyLoss()
-    cuda = device.type == "cuda"
-    losses = []
+    bf16 = args.precision == "bf16"
+    progress = Progress(plan, budget, state)
     reader.train()
-    for epoch in range(args.epochs):
-        order = torch.randperm(n, generator=generator).to(device)
-        running, began = 0.0, time.perf_counter()
-        for lo in range(0, n, args.batch_size):
-            idx = order[lo : lo + args.batch_size]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-                start, end = reader(
-                    features["input_ids"][idx],
-                    features["attention_mask"][idx],
-                    features["token_type_ids"][idx],
-                )
-            loss = (loss_fn(start, features["start"][idx]) + loss_fn(end, features["end"][idx])) / 2
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(lora + head, 1.0)
-            optimizer.step()
-            schedule.step()
-            running += float(loss.detach()) * len(idx)
-        losses.append(running / n)
-        took = time.perf_counter() - began
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {losses[-1]:.4f} ({took:.1f} s)", flush=True)
+    for epoch, _step, batch in plan.batches(start=state.step):
+        budget.elapsed = state.elapsed + progress.seconds()
+        factor = budget.factor(state.step)
+        if factor is None:
+            print(f"time budget of {args.max_minutes} min reached at step {state.step}", flush=True)
+            break
+        for group, base_lr in zip(optimizer.param_groups, (args.lr, args.head_lr or args.lr), strict=True):
+            group["lr"] = base_lr * factor
+        idx = torch.from_numpy(batch)
+        width = plan.width(batch)
+        inputs = [features[k][idx, :width].to(device) for k in ("input_ids", "attention_mask", "token_type_ids")]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            start, end = reader(*inputs)
+        gold_start, gold_end = features["start"][idx].to(device), features["end"][idx].to(device)
+        loss = (loss_fn(start, gold_start) + loss_fn(end, gold_end)) / 2
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(lora + head, 1.0)
+        optimizer.step()
+        state.step += 1
+        state.add_loss(epoch, float(loss.detach()), len(batch))
+        progress.update(len(batch), float(loss.detach()), factor)
+        if checkpoints.due():
+            state.elapsed += progress.lap()
+            checkpoints.save(reader, optimizer, state)
+    state.elapsed += progress.lap()
+    progress.close()
+    checkpoints.save(reader, optimizer, state)
     reader.eval()
-    return losses
+    return state.epoch_losses()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -194,6 +223,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     base_sha, base_note = base_identity(base_dir)
     split = load_split(args.data_dir)
     train = sample(split.train, args.max_examples, args.seed)
+    if args.synthetic:
+        from rag.reader.synthetic import generate
+
+        train = train + generate(args.synthetic, seed=args.seed)
+        split.counts["train:synthetic-conflict"] = args.synthetic
     validation = sample(split.validation, args.max_eval, args.seed)
     print(f"{len(train)} training questions, {len(validation)} validation questions", flush=True)
 
@@ -221,7 +255,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     t0 = time.perf_counter()
     evaluator = Reader(
-        TorchSpanModel(reader, str(device)), tokenizer, manifest, batch_size=args.eval_batch_size
+        TorchSpanModel(reader, str(device), bf16=args.precision == "bf16"),
+        tokenizer,
+        manifest,
+        batch_size=args.eval_batch_size,
     )
     scores, calibration = score(read_all(evaluator, validation))
     eval_s = time.perf_counter() - t0
@@ -241,6 +278,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "trainable_parameters": trainable,
         "hardware": hardware(device),
         "train_seconds": round(train_s, 1),
+        "precision": args.precision,
+        "max_minutes": args.max_minutes,
+        "synthetic_examples": args.synthetic,
         **base_note,
     }
     manifest = save_artifact(
