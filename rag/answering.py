@@ -96,6 +96,10 @@ class Proposal:
 class Answerer:
     """Rules over retrieved passages; the same code for any article and any question."""
 
+    @property
+    def threshold(self) -> float:
+        return self.abstain_threshold
+
     def __init__(
         self, embedder: Embedder, analyzer: Analyzer, lexicon: Lexicon, abstain_threshold: float
     ) -> None:
@@ -103,6 +107,7 @@ class Answerer:
         self.analyzer = analyzer
         self.lexicon = lexicon
         self.abstain_threshold = abstain_threshold
+        self.name = "rules"
         self.evidence = EvidenceScorer(embedder, analyzer, lexicon)
         self._reporting_terms = {analyzer.term(v) for v in lexicon.reporting_verbs} - {""}
 

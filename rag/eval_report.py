@@ -51,6 +51,7 @@ def _bucket_rows(summary: dict[str, Any]) -> list[list[str]]:
             str(b["n"]),
             str(b["abstained"]),
             _num(b["accuracy"]),
+            _num(b["right"]),
             _num(b["mean_confidence"]),
         ]
         for b in summary["calibration"]["buckets"]
@@ -69,7 +70,7 @@ TYPE_HEAD = [
     "correct abstention",
 ]
 TYPE_NOTE = "by answer type (the gold type where the set gives one, else the answerer's)"
-BUCKET_HEAD = ["confidence", "n", "abstentions", "accuracy", "mean confidence"]
+BUCKET_HEAD = ["confidence", "n", "abstentions", "EM", "right", "mean confidence"]
 
 
 def _table(head: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
@@ -91,6 +92,14 @@ def _threshold_line(best: dict[str, Any] | None) -> str:
         f"{best['threshold']:.3f} (any in ({lo:.3f}, {hi:.3f}]) gives overall "
         f"F1 {best['overall_f1']:.3f}, EM {best['overall_em']:.3f}; the current {best['current_threshold']:.2f} gives "
         f"F1 {best['current_f1']:.3f}"
+    )
+
+
+def _wrong_line(summary: dict[str, Any]) -> str:
+    cw = summary["confidently_wrong"]
+    return (
+        f"  confidently wrong: {_num(cw['share'])} of answers given "
+        f"({cw['n']} of {cw['answered']} at confidence >= 0.8 with F1 < 0.5)"
     )
 
 
@@ -117,6 +126,9 @@ def render_table(report: EvalReport, max_failures: int = 25) -> str:
         f"  latency per question: p50 {_num(lat['p50'], 1)} ms  p95 {_num(lat['p95'], 1)} ms  "
         f"max {_num(lat['max'], 1)} ms",
         f"  answer type agreement with the gold type: {_num(s['type_agreement'])}",
+        _wrong_line(s),
+        f"  expected calibration error: {_num(s['calibration']['ece'])} (confidence against "
+        "'right': an answer with F1 >= 0.5, or an abstention where the sources do not say)",
         "",
     ]
     lines += _table(BUCKET_HEAD, _bucket_rows(s))
@@ -173,12 +185,13 @@ def plot_calibration(summary: dict[str, Any], path: Path) -> None:
     buckets = summary["calibration"]["buckets"]
     fig, ax = plt.subplots(figsize=(6, 4))
     mids = [(b["lo"] + b["hi"]) / 2 for b in buckets]
-    ax.bar(mids, [b["accuracy"] for b in buckets], width=0.08, color="#4c72b0", label="accuracy")
+    ax.bar(mids, [b["right"] for b in buckets], width=0.08, color="#4c72b0", label="right")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
     for x, b in zip(mids, buckets, strict=True):
-        ax.annotate(f"n={b['n']}", (x, b["accuracy"]), ha="center", va="bottom", fontsize=8)
-    ax.set(xlim=(0, 1), ylim=(0, 1.1), xlabel="confidence", ylabel="accuracy (EM)")
-    ax.set_title("Accuracy by confidence bucket")
+        ax.annotate(f"n={b['n']}", (x, b["right"]), ha="center", va="bottom", fontsize=8)
+    ax.set(xlim=(0, 1), ylim=(0, 1.1), xlabel="confidence", ylabel="share right")
+    ece = summary["calibration"].get("ece")
+    ax.set_title(f"Reliability (expected calibration error {_num(ece)})")
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -236,11 +249,15 @@ def write_markdown(report: EvalReport, path: Path) -> list[Path]:
         "",
         "## Calibration",
         "",
+        f"- Expected calibration error: {_num(s['calibration']['ece'])} (confidence against "
+        "'right': an answer with F1 >= 0.5, or an abstention where the sources do not say)",
+        "- " + _wrong_line(s).strip()[0].upper() + _wrong_line(s).strip()[1:],
+        "",
         *_md_table(BUCKET_HEAD, _bucket_rows(s)),
         "",
         "Best abstention threshold: " + _threshold_line(s["calibration"]["best_threshold"]),
         "",
-        f"![Accuracy by confidence bucket]({calib_png.name})",
+        f"![Reliability diagram]({calib_png.name})",
         "",
         "## By answer type",
         "",

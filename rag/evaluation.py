@@ -23,6 +23,8 @@ from rag.pipeline import Pipeline
 RETRIEVAL_DEPTH = 20  # articles ranked for hit@k and MRR
 HIT_AT = (1, 5, 20)
 CALIBRATION_BUCKETS = 10
+RIGHT_F1 = 0.5  # an answer with token F1 at least this is right (as the reader's calibration)
+SURE = 0.8  # "confidently wrong": answered at this confidence or more, and wrong
 
 
 class BadQuestionSet(RagError):
@@ -205,7 +207,9 @@ def evaluate(
     """
     twin = None
     if sweep:
-        never_abstain = pipeline.settings.model_copy(update={"abstain_threshold": 0.0})
+        never_abstain = pipeline.settings.model_copy(
+            update={"abstain_threshold": 0.0, "reader_threshold": 0.0}
+        )
         twin = Pipeline(never_abstain, embedder=pipeline.embedder)
     if questions:  # untimed: the first call builds lazy caches a running service already has
         pipeline.ask(questions[0].question)
@@ -240,12 +244,14 @@ def evaluate(
             )
         )
     settings = pipeline.settings
+    threshold = pipeline.answerer.threshold
     report = EvalReport(
         name=name,
         index_dir=str(pipeline.store.root),
         settings={
             "embedding_model": pipeline.embedder.name,
-            "abstain_threshold": settings.abstain_threshold,
+            "answerer": pipeline.answerer.name,
+            "abstain_threshold": threshold,
             "top_k": settings.top_k,
             "answer_passages": settings.answer_passages,
             "chunk_size": settings.chunk_size,
@@ -253,7 +259,7 @@ def evaluate(
         },
         results=results,
     )
-    report.summary = summarize(results, settings.abstain_threshold, swept=sweep)
+    report.summary = summarize(results, threshold, swept=sweep)
     return report
 
 
@@ -302,7 +308,9 @@ def retrieval_scores(results: Sequence[QuestionResult]) -> dict[str, Any]:
 def calibration(
     results: Sequence[QuestionResult], buckets: int = CALIBRATION_BUCKETS
 ) -> list[dict[str, Any]]:
-    """Accuracy (EM, abstentions included) of the responses in each confidence bucket."""
+    """Accuracy of the responses in each confidence bucket, abstentions included: `accuracy` is
+    EM, `right` the share of answers with F1 >= 0.5 and of abstentions on questions the sources
+    do not answer (what the confidence claims to predict)."""
     rows = []
     for b in range(buckets):
         lo, hi = b / buckets, (b + 1) / buckets
@@ -318,11 +326,43 @@ def calibration(
                     "hi": round(hi, 4),
                     "n": len(inside),
                     "accuracy": mean([r.em for r in inside]),
+                    "right": mean([float(is_right(r)) for r in inside]),
                     "mean_confidence": mean([r.confidence for r in inside]),
                     "abstained": sum(r.abstained for r in inside),
                 }
             )
     return rows
+
+
+def is_right(r: QuestionResult) -> bool:
+    """An abstention on a question the sources do not answer, or an answer with F1 >= 0.5."""
+    return not r.question.answerable if r.abstained else r.f1 >= RIGHT_F1
+
+
+def expected_calibration_error(results: Sequence[QuestionResult]) -> float | None:
+    """Mean |confidence - right| over the confidence buckets, weighted by their sizes.
+
+    >>> q = EvalQuestion("1", "q", ("a",))
+    >>> sure = score_question(q, "a", abstained=False, confidence=0.95, answer_type="count")
+    >>> round(expected_calibration_error([sure]), 3)
+    0.05
+    """
+    rows = calibration(results)
+    n = sum(b["n"] for b in rows)
+    if not n:
+        return None
+    return round(sum(b["n"] * abs(b["right"] - b["mean_confidence"]) for b in rows) / n, 4)
+
+
+def confidently_wrong(results: Sequence[QuestionResult]) -> dict[str, Any]:
+    """Answers given at confidence >= 0.8 with F1 < 0.5, as a share of all answers given."""
+    answered = [r for r in results if not r.abstained]
+    wrong = [r for r in answered if r.confidence >= SURE and r.f1 < RIGHT_F1]
+    return {
+        "share": share([True] * len(wrong) + [False] * (len(answered) - len(wrong))),
+        "n": len(wrong),
+        "answered": len(answered),
+    }
 
 
 class ThresholdSweep:
@@ -447,7 +487,9 @@ def summarize(
             "rate": share([r.abstained for r in results]),
         },
         "retrieval": retrieval_scores(results),
+        "confidently_wrong": confidently_wrong(results),
         "calibration": {
+            "ece": expected_calibration_error(results),
             "buckets": calibration(results),
             "best_threshold": best_threshold(results, abstain_threshold) if swept else None,
         },

@@ -25,7 +25,8 @@ from rag.errors import (
     QuestionTooLong,
     RagError,
 )
-from rag.lexicon import load_lexicon
+from rag.lexicon import Lexicon, load_lexicon
+from rag.reading import ReaderAnswerer
 from rag.retrieval import Filters, Passage, Retriever
 from rag.settings import Settings
 from rag.store import ChunkRecord, IndexSpec, IndexStore, Snapshot
@@ -93,9 +94,8 @@ class Pipeline:
             ),
             IndexParams.from_settings(settings),
         )
-        self.answerer = Answerer(
-            self.embedder, self.analyzer, self.lexicon, settings.abstain_threshold
-        )
+        self._answerer: Answerer | ReaderAnswerer | None = None
+        self._answerer_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._retriever: Retriever | None = None
         self._swap = threading.Lock()
@@ -266,6 +266,16 @@ class Pipeline:
         return self.ingest_paths([seeds])
 
     # ----- reads --------------------------------------------------------------------------
+    @property
+    def answerer(self) -> Answerer | ReaderAnswerer:
+        """The answerer the settings name, made on first use (ingesting never loads the reader)."""
+        with self._answerer_lock:
+            if self._answerer is None:
+                self._answerer = make_answerer(
+                    self.settings, self.embedder, self.analyzer, self.lexicon
+                )
+            return self._answerer
+
     def check_question(self, question: str) -> str:
         return check_question(question, self.settings.max_question_chars)
 
@@ -283,9 +293,13 @@ class Pipeline:
         k = k or self.settings.top_k
         pool = max(k, self.settings.answer_passages)
         passages = retriever.search(question, pool, filters, query_vector=query_vector)
-        answer = self.answerer.answer(
-            question, passages, snapshot, query_vector, self.settings.answer_passages
-        )
+        answerer = self.answerer
+        if isinstance(answerer, ReaderAnswerer):
+            answer = answerer.answer(question, passages, snapshot, self.settings.answer_passages)
+        else:
+            answer = answerer.answer(
+                question, passages, snapshot, query_vector, self.settings.answer_passages
+            )
         return Answer(**{**answer.__dict__, "passages": passages[:k]})
 
     def article(self, doc_id: str) -> Article:
@@ -308,6 +322,48 @@ class Pipeline:
             "created_at": snapshot.manifest.get("created_at"),
             "format_version": snapshot.manifest.get("format_version"),
         }
+
+
+_READERS: dict[tuple[str, str], Any] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def shared_reader(directory: Path, backend: str) -> Any:
+    """One loaded reader per artifact folder and backend in a process (it is read-only)."""
+    from rag.reader import load_reader
+
+    key = (str(directory), backend)
+    with _READERS_LOCK:
+        if key not in _READERS:
+            _READERS[key] = load_reader(
+                directory,
+                backend="torch" if backend == "torch" else "onnx",
+                quantize=backend == "onnx-int8",
+            )
+        return _READERS[key]
+
+
+def make_answerer(
+    settings: Settings, embedder: Embedder, analyzer: Analyzer, lexicon: Lexicon
+) -> Answerer | ReaderAnswerer:
+    """The trained reader when settings ask for it (or auto and it ships), else the rules."""
+    from rag.reader import DEFAULT_ARTIFACT_DIR, ReaderError, artifact_exists
+
+    directory = settings.reader_dir or DEFAULT_ARTIFACT_DIR
+    if settings.answerer == "reader" or (
+        settings.answerer == "auto" and artifact_exists(directory)
+    ):
+        if not artifact_exists(directory):
+            raise ReaderError(
+                f"RAG_ANSWERER=reader but there is no reader artifact in {directory}; "
+                "train one with `python -m rag.reader.train --out DIR` or set RAG_ANSWERER=rules"
+            )
+        return ReaderAnswerer(
+            shared_reader(directory, settings.reader_backend),
+            lexicon,
+            threshold=settings.reader_threshold,
+        )
+    return Answerer(embedder, analyzer, lexicon, settings.abstain_threshold)
 
 
 def _age(snapshot: Snapshot) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 
 from rag.errors import ModelNotFound
 from rag.lru import Lru
+from rag.onnx_quant import quantize_int8
 
 Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
 logger = logging.getLogger(__name__)
@@ -242,22 +243,7 @@ def export_onnx(transformer: Any, target: Path, quantize: bool) -> Path:
             )
         os.replace(tmp, fp32)
     if quantize and not target.is_file():
-        from onnxruntime.quantization import (  # type: ignore[import-untyped]
-            QuantType,
-            quantize_dynamic,
-        )
-
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
-        # The quantizer warns through `logging.warning`, which configures the root logger when
-        # nothing has: every library's debug lines would then reach the user's terminal.
-        quiet = logging.NullHandler()
-        root = logging.getLogger()
-        root.addHandler(quiet)
-        try:
-            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
-        finally:
-            root.removeHandler(quiet)
-        os.replace(tmp, target)
+        quantize_int8(fp32, target)
     return target
 
 

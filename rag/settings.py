@@ -43,7 +43,29 @@ class Settings(BaseSettings):
     dense_weight: float = Field(default=0.4, ge=0.0, le=1.0, description="Convex fusion weight.")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     answer_passages: int = Field(default=5, ge=1, le=50, description="Passages the answerer reads.")
-    abstain_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    abstain_threshold: float = Field(
+        default=0.45, ge=0.0, le=1.0, description="The rule answerer's abstention cut."
+    )
+    answerer: Literal["auto", "reader", "rules"] = Field(
+        default="auto",
+        description="Who picks the answer span: the trained reader (rag/data/reader/), the rule "
+        "engine, or auto = the reader when its artifact is there.",
+    )
+    reader_dir: Path | None = Field(
+        default=None, description="The reader artifact folder; default: rag/data/reader/."
+    )
+    reader_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="The reader's abstention cut on its calibrated confidence; default: the "
+        "one fitted with its calibration.",
+    )
+    reader_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
+        default="onnx-int8",
+        description="How the reader runs: ONNX Runtime int8 (exported once beside the artifact), "
+        "fp32, or PyTorch.",
+    )
     aliases_path: Path = Field(default=DEFAULT_ALIASES)
 
     max_question_chars: int = Field(default=1000, ge=1)

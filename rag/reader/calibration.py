@@ -1,8 +1,10 @@
 """When to trust the reader: logistic regression on its no-answer margin (and retrieval evidence).
 
 The features of one question are `margin` = the reader's no-answer score minus its best span score
-(high: the text probably does not say) and, where known, `retrieval` = how well the passage matched
-the question. The model gives P(answering is right); below `threshold` the answerer abstains.
+(high: the text probably does not say) and, in the open corpus, `retrieval` = the cosine of the
+question and the passage the span came from, and `agreement` = the share of the other passages read
+whose best spans give the same answer. The model gives P(answering is right); below `threshold`
+the answerer abstains.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-FEATURES = ("margin", "retrieval")
+FEATURES = ("margin", "retrieval", "agreement")
 RIGHT_F1 = 0.5  # an answer with token F1 at least this counts as right when fitting
 NEWTON_STEPS = 50
 L2 = 1e-2
@@ -29,14 +31,16 @@ class AbstentionModel:
     fitted_on: str
     examples: int
 
-    def probability(self, margin: float, retrieval: float | None = None) -> float:
+    def probability(
+        self, margin: float, retrieval: float | None = None, agreement: float | None = None
+    ) -> float:
         """P(answering is right) for one reading.
 
         >>> m = AbstentionModel(("margin",), (-1.0,), 0.0, 0.5, "doc", 0)
         >>> m.probability(0.0), round(m.probability(-2.0), 3)
         (0.5, 0.881)
         """
-        values = {"margin": margin, "retrieval": retrieval}
+        values = {"margin": margin, "retrieval": retrieval, "agreement": agreement}
         z = self.bias
         for name, weight in zip(self.features, self.weights, strict=True):
             value = values.get(name)
@@ -130,6 +134,7 @@ def fit_abstention(
     answerable: Sequence[bool],
     *,
     retrieval: Sequence[float] | None = None,
+    agreement: Sequence[float] | None = None,
     fitted_on: str,
 ) -> AbstentionModel:
     """Fit P(answering is right) on validation readings and choose the threshold.
@@ -138,9 +143,10 @@ def fit_abstention(
     """
     columns = [np.asarray(margins, dtype=np.float64)]
     features: tuple[str, ...] = ("margin",)
-    if retrieval is not None:
-        columns.append(np.asarray(retrieval, dtype=np.float64))
-        features = FEATURES
+    for name, values in (("retrieval", retrieval), ("agreement", agreement)):
+        if values is not None:
+            columns.append(np.asarray(values, dtype=np.float64))
+            features += (name,)
     x = np.stack(columns, axis=1)
     f1 = np.asarray(answer_f1, dtype=np.float64)
     y = (f1 >= RIGHT_F1).astype(np.float64)
@@ -150,7 +156,7 @@ def fit_abstention(
     model = AbstentionModel(
         features, tuple(float(w) for w in weights), bias, 0.5, fitted_on, len(y)
     )
-    probs = [model.probability(*row) for row in x]
+    probs = [model.probability(**dict(zip(features, row, strict=True))) for row in x]
     abstain = [0.0 if a else 1.0 for a in answerable]
     threshold = best_threshold(probs, f1, abstain)
     return AbstentionModel(model.features, model.weights, bias, threshold, fitted_on, len(y))

@@ -52,6 +52,17 @@ def render_card(manifest: ReaderManifest, metrics: dict[str, Any]) -> str:
         f"| **validation**: the other 8 v1.1 articles ({', '.join(data.get('validation_articles', []))}) | "
         f"{data.get('validation:squad-v1.1', 0)} answerable + "
         f"{data.get('validation:squad-v2.0-unanswerable', 0)} unanswerable | CC BY-SA 4.0 |",
+        *(
+            [
+                f"| synthetic conflict-style paragraphs (`rag.reader.synthetic`, generated from "
+                "templates written for this project: several counts with different roles in one "
+                "sentence, launched vs shot down, what an official said, unanswerable near-misses "
+                "and yes/no questions; no text of `seeds/` or of any eval set) | "
+                f"{data['train:synthetic-conflict']} | this project's |"
+            ]
+            if data.get("train:synthetic-conflict")
+            else []
+        ),
         "",
         "SQuAD: Rajpurkar et al. 2016, 2018. The data itself is not in the repository. Trained on "
         f"{metrics['settings'].get('max_examples') or 'all'} sampled questions of the pool "
@@ -74,6 +85,8 @@ def render_card(manifest: ReaderManifest, metrics: dict[str, Any]) -> str:
             f"{manifest.stride} / {manifest.max_question_tokens} / {manifest.max_answer_tokens}",
         ),
         _row("seed", s["seed"]),
+        _row("precision", s.get("precision", "fp32")),
+        _row("time budget (minutes)", s.get("max_minutes")),
         _row("training windows", manifest.training.get("train_windows")),
         "",
         "## Scores (validation split, gold paragraph given)",
@@ -105,11 +118,50 @@ def render_card(manifest: ReaderManifest, metrics: dict[str, Any]) -> str:
         _row("loss per epoch", ", ".join(str(x) for x in metrics["epoch_loss"])),
         *([_row("base used in training", metrics["base_copy"])] if "base_copy" in metrics else []),
         "",
-        f"Reproduce: `python -m rag.reader.train --out DIR` (see `{METRICS_FILE}` for every "
-        "setting).",
+        _row("command", f"`{metrics['command']}`" if metrics.get("command") else "see settings"),
         "",
+        f"Reproduce: `python -m rag.reader.train --out DIR` with the settings above (see "
+        f"`{METRICS_FILE}` for every one); then `python -m rag.reader.calibrate --dir DIR`.",
+        "",
+        *_calibration_section(metrics.get("open_corpus_calibration")),
     ]
     return "\n".join(lines)
+
+
+def _calibration_section(result: dict[str, Any] | None) -> list[str]:
+    """What `python -m rag.reader.calibrate` measured, where it has run."""
+    if not result:
+        return []
+    lines = [
+        "## Confidence in the open corpus (`python -m rag.reader.calibrate`)",
+        "",
+        "The answerer's confidence is a logistic regression fitted in the open corpus (every "
+        "paragraph of the SQuAD v1.1 public half indexed, the top passages read) on the questions "
+        "of 4 validation articles, and scored on the other 4 (never trained on, not fitted on). "
+        "'Confidently wrong' is the share of answers given at confidence >= 0.8 with F1 < 0.5.",
+        "",
+        "| features | part | questions | overall F1 | HasAns F1 | NoAns abstained | "
+        "confidently wrong | ECE |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in ("margin", "all"):
+        if name not in result:
+            continue
+        for part in ("fit", "held_out"):
+            r = result[name][part]
+            lines.append(
+                f"| {name} | {part} | {r['questions']} | {r['overall_f1']} | {r['has_ans_f1']} | "
+                f"{r['no_ans_abstained']} | {r['confidently_wrong']} | {r['ece']} |"
+            )
+    model = result["all"]["model"]
+    lines += [
+        "",
+        f"Shipped: features {', '.join(model['features'])}; weights "
+        f"{', '.join(f'{w:.3f}' for w in model['weights'])}; bias {model['bias']:.3f}; "
+        f"threshold {model['threshold']:.3f}.",
+        "",
+    ]
+    return lines
 
 
 def write_model_card(directory: Path, manifest: ReaderManifest, metrics: dict[str, Any]) -> Path:

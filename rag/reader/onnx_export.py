@@ -6,7 +6,6 @@ a name made of both checksums, so a new adapter or base can never run with a sta
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 import warnings
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rag.onnx_quant import quantize_int8
 from rag.reader.artifact import ReaderError, ReaderManifest
 from rag.reader.model import SpanReader
 
@@ -45,25 +45,6 @@ def export_onnx(module: SpanReader, path: Path) -> Path:
         )
     os.replace(tmp, path)
     return path
-
-
-def quantize_int8(source: Path, target: Path) -> Path:
-    """Dynamic int8 quantization of the weights (activations stay float)."""
-    from onnxruntime.quantization import (  # type: ignore[import-untyped]
-        QuantType,
-        quantize_dynamic,
-    )
-
-    tmp = target.with_name(target.name + ".tmp")
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # onnxruntime's advice to pre-process goes to the root logger
-    try:
-        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
-    finally:
-        root.setLevel(level)
-    os.replace(tmp, target)
-    return target
 
 
 class OnnxSpanModel:

@@ -187,11 +187,16 @@ def fit(
         if factor is None:
             print(f"time budget of {args.max_minutes} min reached at step {state.step}", flush=True)
             break
-        for group, base_lr in zip(optimizer.param_groups, (args.lr, args.head_lr or args.lr), strict=True):
+        for group, base_lr in zip(
+            optimizer.param_groups, (args.lr, args.head_lr or args.lr), strict=True
+        ):
             group["lr"] = base_lr * factor
         idx = torch.from_numpy(batch)
         width = plan.width(batch)
-        inputs = [features[k][idx, :width].to(device) for k in ("input_ids", "attention_mask", "token_type_ids")]
+        inputs = [
+            features[k][idx, :width].to(device)
+            for k in ("input_ids", "attention_mask", "token_type_ids")
+        ]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             start, end = reader(*inputs)
         gold_start, gold_end = features["start"][idx].to(device), features["end"][idx].to(device)
@@ -299,6 +304,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "hardware": hardware(device),
         "torch": torch.__version__,
+        "command": "python -m rag.reader.train " + " ".join(sys.argv[1:]),
         "data": split.counts | {"validation_articles": split.validation_titles},
         "settings": settings,
         "adapter_sha256": manifest.adapter_sha256,

@@ -1,0 +1,28 @@
+"""Dynamic int8 quantization of an ONNX graph's weights, without touching the root logger."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+
+def quantize_int8(source: Path, target: Path) -> Path:
+    """Write `target`, the int8-weight copy of `source` (activations stay float), atomically."""
+    from onnxruntime.quantization import (  # type: ignore[import-untyped]
+        QuantType,
+        quantize_dynamic,
+    )
+
+    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+    # The quantizer warns through `logging.warning`, which configures the root logger when
+    # nothing has: every library's debug lines would then reach the user's terminal.
+    quiet = logging.NullHandler()
+    root = logging.getLogger()
+    root.addHandler(quiet)
+    try:
+        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
+    finally:
+        root.removeHandler(quiet)
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,272 @@
+"""Fit the reader's confidence where it is used: in the open corpus, on questions it never trained on.
+
+    python -m rag.reader.calibrate                       # rag/data/reader, SQuAD from ../shared/data
+    python -m rag.reader.calibrate --checkpoint rag/data/reader-checkpoint --dir /tmp/r  # mid-run
+
+The corpus is every paragraph of the SQuAD v1.1 public half (the index `rag eval --squad`
+builds). The questions are those of the 8 validation articles (rag.reader.data), answerable
+(v1.1) and unanswerable (v2.0), split by article in two halves: the calibration (logistic
+regression on the no-answer margin, the passage's cosine to the question and the agreement of
+the other passages, and the abstention threshold that maximizes overall F1) is fitted on one half
+and scored on the other, and written into the artifact's manifest. Yes/no questions are left out:
+the answerer abstains on them before reading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.evaluation import EvalQuestion, sample
+from rag.metrics import best_score, token_f1
+from rag.reader.artifact import (
+    DEFAULT_ARTIFACT_DIR,
+    METRICS_FILE,
+    read_manifest,
+    write_manifest,
+)
+from rag.reader.calibration import RIGHT_F1, AbstentionModel, fit_abstention
+from rag.reader.card import write_model_card
+from rag.reader.data import DEFAULT_DATA_DIR, SQUAD_V1, SQUAD_V2, is_validation_article
+
+SURE = 0.8
+FEATURE_SETS = {"margin": ("margin",), "all": ("margin", "retrieval", "agreement")}
+
+
+@dataclass(frozen=True)
+class Row:
+    question: EvalQuestion
+    margin: float
+    retrieval: float
+    agreement: float
+    f1: float  # of the picked span (0 where the question is unanswerable)
+    span: str | None
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.question.answers)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m rag.reader.calibrate", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--dir", type=Path, default=DEFAULT_ARTIFACT_DIR, help="artifact folder")
+    p.add_argument(
+        "--checkpoint", type=Path, help="first write --dir from this training checkpoint"
+    )
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    p.add_argument("--index", type=Path, help="the SQuAD v1.1 index (default: rag eval's)")
+    p.add_argument("--limit", type=int, help="at most this many questions per half (a quick run)")
+    p.add_argument("--out", type=Path, help="write the readings and scores here (JSON)")
+    p.add_argument("--dry-run", action="store_true", help="score, but leave the manifest as it is")
+    return p.parse_args(argv)
+
+
+def halves(data_dir: Path) -> tuple[list[EvalQuestion], list[EvalQuestion], Any]:
+    """(fit, report) questions of the validation articles, and the v1.1 SquadSet."""
+    from rag.reader.data import find_file
+    from rag.squad import load_squad
+
+    v1 = load_squad(find_file(data_dir, "squad", SQUAD_V1))
+    v2 = load_squad(find_file(data_dir, "squad", SQUAD_V2))
+    titles = list(dict.fromkeys(a.title for a in v1.articles))
+    validation = [t for i, t in enumerate(titles) if is_validation_article(i)]
+    fit_titles = set(validation[0::2])
+    report_titles = set(validation[1::2])
+    title_of = {a.id: a.title for a in (*v1.articles, *v2.articles)}
+    questions = v1.questions + [q for q in v2.questions if not q.answers]
+    fit = [q for q in questions if title_of.get(q.doc_id or "") in fit_titles]
+    report = [q for q in questions if title_of.get(q.doc_id or "") in report_titles]
+    return fit, report, v1
+
+
+def read_rows(pipeline: Any, answerer: Any, questions: Sequence[EvalQuestion]) -> list[Row]:
+    from rag.question import answer_type_of
+    from rag.reading import is_yes_no
+
+    rows = []
+    began = time.perf_counter()
+    for n, q in enumerate(questions, start=1):
+        if is_yes_no(q.question):
+            continue
+        passages = pipeline.search(q.question, k=pipeline.settings.answer_passages)
+        choice = answerer.pick(answerer.choices(q.question, passages), answer_type_of(q.question))
+        if choice is None:
+            continue
+        f1 = best_score(choice.text, list(q.answers), token_f1) if q.answers else 0.0
+        rows.append(Row(q, choice.margin, choice.retrieval, choice.agreement, f1, choice.text))
+        if n % 250 == 0:
+            rate = n / (time.perf_counter() - began)
+            print(f"  {n}/{len(questions)} questions ({rate:.1f}/s)", file=sys.stderr, flush=True)
+    return rows
+
+
+def fit(rows: Sequence[Row], features: tuple[str, ...], note: str) -> AbstentionModel:
+    columns = {name: [getattr(r, name) for r in rows] for name in features if name != "margin"}
+    return fit_abstention(
+        [r.margin for r in rows],
+        [r.f1 for r in rows],
+        [r.answerable for r in rows],
+        retrieval=columns.get("retrieval"),
+        agreement=columns.get("agreement"),
+        fitted_on=note,
+    )
+
+
+def scores(model: AbstentionModel, rows: Sequence[Row]) -> dict[str, Any]:
+    """SQuAD 2.0-style scores of answering at or above the model's threshold, and calibration."""
+    probs = np.array(
+        [model.probability(**{f: getattr(r, f) for f in model.features}) for r in rows]
+    )
+    said = probs >= model.threshold
+    f1 = np.array([r.f1 for r in rows])
+    answerable = np.array([r.answerable for r in rows])
+    overall = np.where(said, f1, (~answerable).astype(float))
+    right = np.where(said, f1 >= RIGHT_F1, ~answerable)
+    confidence = np.where(said, probs, 1.0 - probs)
+    bins = np.minimum((confidence * 10).astype(int), 9)
+    ece = sum(
+        (bins == b).sum() * abs(right[bins == b].mean() - confidence[bins == b].mean())
+        for b in range(10)
+        if (bins == b).any()
+    ) / len(rows)
+    answered = int(said.sum())
+    sure_wrong = int((said & (probs >= SURE) & (f1 < RIGHT_F1)).sum())
+    return {
+        "questions": len(rows),
+        "overall_f1": round(float(overall.mean()), 4),
+        "has_ans_f1": round(float(np.where(said, f1, 0.0)[answerable].mean()), 4),
+        "has_ans_f1_always_answering": round(float(f1[answerable].mean()), 4),
+        "no_ans_abstained": round(float((~said)[~answerable].mean()), 4),
+        "answered": answered,
+        "confidently_wrong": round(sure_wrong / answered, 4) if answered else None,
+        "ece": round(float(ece), 4),
+    }
+
+
+def export_checkpoint(checkpoint: Path, out: Path) -> None:
+    """Write an artifact (adapter + manifest, no calibration yet) from a training checkpoint."""
+    from safetensors.torch import load_file
+
+    from rag.embedding import BUNDLED_MODEL_NAME, bundled_model_path, weights_checksum
+    from rag.reader.artifact import ReaderManifest, save_artifact
+    from rag.reader.checkpoint import MODEL_FILE, STATE_FILE
+    from rag.reader.model import LoraSettings
+    from rag.reader.train import parse_args as train_args
+
+    defaults = train_args(["--out", str(out)])
+    state = json.loads((checkpoint / STATE_FILE).read_text(encoding="utf-8"))
+    manifest = ReaderManifest(
+        base_model=BUNDLED_MODEL_NAME,
+        base_sha256=weights_checksum(bundled_model_path()),
+        lora=LoraSettings(defaults.rank, defaults.alpha, defaults.lora_dropout),
+        max_seq_len=defaults.max_seq_len,
+        stride=defaults.stride,
+        max_question_tokens=defaults.max_question_tokens,
+        max_answer_tokens=defaults.max_answer_tokens,
+        adapter_sha256="",
+        training={"from_checkpoint": str(checkpoint), "step": state["step"]},
+    )
+    save_artifact(out, load_file(str(checkpoint / MODEL_FILE)), manifest)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from rag.lexicon import load_lexicon
+    from rag.pipeline import Pipeline
+    from rag.reader.inference import load_reader
+    from rag.reading import ReaderAnswerer
+    from rag.settings import Settings
+    from rag.squad import default_index_dir, ensure_squad_index
+
+    if args.checkpoint:
+        export_checkpoint(args.checkpoint, args.dir)
+    fit_q, report_q, v1 = halves(args.data_dir)
+    if args.limit:
+        fit_q = sample(fit_q, args.limit, seed=0)
+        report_q = sample(report_q, args.limit, seed=0)
+    settings = Settings(index_dir=args.index or default_index_dir(v1), answerer="rules")
+    pipeline = Pipeline(settings)
+    if ensure_squad_index(pipeline, v1):
+        print(f"indexed the SQuAD v1.1 paragraphs in {settings.index_dir}", file=sys.stderr)
+    reader = load_reader(args.dir, backend="onnx", quantize=True)
+    placeholder = AbstentionModel(("margin",), (-1.0,), 0.0, 0.0, "placeholder", 0)
+    reader.manifest = replace(reader.manifest, calibration=placeholder)
+    answerer = ReaderAnswerer(reader, load_lexicon())
+    print(f"reading {len(fit_q)} + {len(report_q)} questions", file=sys.stderr)
+    fit_rows = read_rows(pipeline, answerer, fit_q)
+    report_rows = read_rows(pipeline, answerer, report_q)
+    result: dict[str, Any] = {"fit_questions": len(fit_rows), "report_questions": len(report_rows)}
+    models = {}
+    for name, features in FEATURE_SETS.items():
+        note = (
+            f"open corpus (SQuAD v1.1 public half, {pipeline.settings.answer_passages} passages), "
+            f"{len(fit_rows)} questions of validation articles never trained on"
+        )
+        model = fit(fit_rows, features, note)
+        models[name] = model
+        result[name] = {
+            "model": model.to_dict(),
+            "fit": scores(model, fit_rows),
+            "held_out": scores(model, report_rows),
+        }
+    if not args.dry_run:
+        manifest = replace(read_manifest(args.dir), calibration=models["all"])
+        write_manifest(args.dir, manifest)
+        metrics_path = args.dir / METRICS_FILE
+        if metrics_path.is_file():  # the card of a trained artifact gains these numbers
+            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+            metrics["open_corpus_calibration"] = result
+            metrics_path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+            write_model_card(args.dir, manifest, metrics)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        rows = [
+            {
+                "id": r.question.id,
+                "span": r.span,
+                "f1": r.f1,
+                "margin": r.margin,
+                "retrieval": r.retrieval,
+                "agreement": r.agreement,
+                "answerable": r.answerable,
+            }
+            for r in report_rows
+        ]
+        args.out.write_text(json.dumps({**result, "held_out_rows": rows}, indent=1) + "\n")
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = parse_args(argv)
+    result = run(args)
+    for name in FEATURE_SETS:
+        r = result[name]
+        print(f"features {name}: threshold {r['model']['threshold']:.3f}")
+        for part in ("fit", "held_out"):
+            s = r[part]
+            print(
+                f"  {part:9s} n={s['questions']:5d} overall F1 {s['overall_f1']:.3f}  "
+                f"HasAns F1 {s['has_ans_f1']:.3f} (always answering {s['has_ans_f1_always_answering']:.3f})  "
+                f"NoAns abstained {s['no_ans_abstained']:.3f}  confidently wrong {s['confidently_wrong']}  "
+                f"ECE {s['ece']:.3f}"
+            )
+    print(
+        "wrote the 'all' calibration into "
+        + ("(dry run: nothing)" if args.dry_run else str(args.dir / "manifest.json"))
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""The answer path with the trained reader: it reads the top passages, the best span wins, a
+calibrated model decides whether to say it, and the typing layer adds what people need around it
+(the answer type, the number or date, who says so, the sentence and citations with offsets).
+
+The reader proposes spans per passage with a start+end score and a no-answer score
+([CLS]); spans of different passages compete on that score. What decides between answering and
+abstaining is the artifact's calibration, fitted on held-out open-corpus readings
+(`python -m rag.reader.calibrate`) on three features: the reader's no-answer margin in the
+passage it answers from, that passage's cosine to the question, and how many of the other
+passages agree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.answering import NO_ANSWER, Answer, Citation
+from rag.attribution import attribution
+from rag.lexicon import Lexicon
+from rag.quantities import find_quantities
+from rag.question import AUXILIARIES, AnswerType, answer_type_of
+from rag.reader.artifact import ReaderError
+from rag.reader.inference import Reader
+from rag.retrieval import Passage
+from rag.sentences import Sentence, article_sentences
+from rag.spans import normalize_date
+from rag.store import Snapshot
+
+MAX_CITATIONS = 3
+YES_NO = re.compile(rf"^(?:{AUXILIARIES}|isn't|wasn't|didn't|doesn't|hasn't|aren't)\b", re.I)
+WH = re.compile(r"\b(?:who|whom|whose|what|which|where|when|why|how)\b", re.I)
+YES_NO_MESSAGE = (
+    "This is a yes/no question. The service answers by copying a short span from the sources, "
+    "so it cannot answer yes or no; ask what, who, how many, where or when instead "
+    "(for example 'how many were killed?')."
+)
+PUNCTUATION = "\"'“”‘’«»()[],;:.-–— "
+
+
+def is_yes_no(question: str) -> bool:
+    """A question that starts with an auxiliary and asks no wh-word is answered by yes or no.
+
+    >>> is_yes_no("Was anyone hurt?"), is_yes_no("Did Russia comment on the strike?")
+    (True, True)
+    >>> is_yes_no("Did officials say how many were killed?"), is_yes_no("How many died?")
+    (False, False)
+    """
+    text = question.strip()
+    return bool(YES_NO.match(text)) and not WH.search(text)
+
+
+@dataclass(frozen=True)
+class SpanChoice:
+    """One proposed answer: characters `start:end` of its article."""
+
+    passage: Passage
+    start: int
+    end: int
+    text: str
+    score: float  # the reader's start + end logit
+    margin: float  # the passage's no-answer score minus this span's score
+    retrieval: float  # cosine of the question and the passage
+    agreement: float  # share of the other passages whose best span says the same
+
+
+def _key(text: str) -> str:
+    """What two spans must share to be the same answer.
+
+    >>> _key("three individuals") == _key("Three individuals.")
+    True
+    """
+    return " ".join(text.casefold().strip(PUNCTUATION).split())
+
+
+def normalized_value(text: str, answer_type: AnswerType) -> float | int | str | None:
+    """The number of a count, the ISO date of a date; None for every other answer.
+
+    >>> normalized_value("nearly 3,000", AnswerType.COUNT), normalized_value("three", AnswerType.COUNT)
+    (3000, 3)
+    >>> normalized_value("24 February 2022", AnswerType.DATE), normalized_value("Kyiv", AnswerType.PLACE)
+    ('2022-02-24', None)
+    """
+    if answer_type is AnswerType.COUNT:
+        found = [q.value for q in find_quantities(text) if q.value is not None]
+        if not found:
+            return None
+        value = found[0]
+        return int(value) if float(value).is_integer() else value
+    if answer_type is AnswerType.DATE:
+        return normalize_date(text)
+    return None
+
+
+def clean_attribution(speaker: str | None) -> str | None:
+    """An attribution without stray quotes or punctuation, or None when nothing is left.
+
+    >>> clean_attribution('"the mayor,'), clean_attribution('"'), clean_attribution(None)
+    ('the mayor', None, None)
+    """
+    if speaker is None:
+        return None
+    cleaned = speaker.strip(PUNCTUATION)
+    return cleaned if any(c.isalnum() for c in cleaned) else None
+
+
+class ReaderAnswerer:
+    """Answers from the trained reader; the same interface as the rule answerer."""
+
+    name = "reader"
+
+    def __init__(
+        self,
+        reader: Reader,
+        lexicon: Lexicon,
+        *,
+        threshold: float | None = None,
+        prefer_typed: bool = True,
+    ) -> None:
+        calibration = reader.manifest.calibration
+        if calibration is None:
+            raise ReaderError(
+                "the reader artifact carries no calibration; fit one with "
+                "`python -m rag.reader.calibrate`"
+            )
+        self.reader = reader
+        self.lexicon = lexicon
+        self.calibration = calibration
+        self.threshold = calibration.threshold if threshold is None else threshold
+        self.prefer_typed = prefer_typed
+
+    def choices(self, question: str, passages: Sequence[Passage]) -> list[SpanChoice]:
+        """Every span the reader proposes in the passages, best first."""
+        readings = self.reader.read(question, [p.text for p in passages])
+        tops = [_key(r.best.text) if r.best else None for r in readings]
+        out = []
+        for i, (passage, reading) in enumerate(zip(passages, readings, strict=True)):
+            others = len(passages) - 1
+            for span in reading.spans:
+                key = _key(span.text)
+                agree = sum(1 for j, t in enumerate(tops) if j != i and t == key)
+                out.append(
+                    SpanChoice(
+                        passage=passage,
+                        start=passage.start + span.start,
+                        end=passage.start + span.end,
+                        text=span.text,
+                        score=span.score,
+                        margin=reading.no_answer - span.score,
+                        retrieval=float(passage.dense_score or 0.0),
+                        agreement=agree / others if others else 0.0,
+                    )
+                )
+        return sorted(out, key=lambda c: -c.score)
+
+    def pick(self, choices: Sequence[SpanChoice], answer_type: AnswerType) -> SpanChoice | None:
+        """The best span; for a count, the best span that holds a number when one does."""
+        if not choices:
+            return None
+        if self.prefer_typed and answer_type is AnswerType.COUNT:
+            typed = [c for c in choices if find_quantities(c.text)]
+            if typed:
+                return typed[0]
+        return choices[0]
+
+    def probability(self, choice: SpanChoice) -> float:
+        return self.calibration.probability(
+            **{
+                name: getattr(choice, name)
+                for name in self.calibration.features
+                if name in ("margin", "retrieval", "agreement")
+            }
+        )
+
+    def answer(
+        self,
+        question: str,
+        passages: list[Passage],
+        snapshot: Snapshot,
+        answer_passages: int,
+    ) -> Answer:
+        answer_type = answer_type_of(question)
+        if is_yes_no(question):
+            return _abstain(question, answer_type, 1.0, passages, YES_NO_MESSAGE)
+        read = passages[:answer_passages]
+        choices = self.choices(question, read)
+        best = self.pick(choices, answer_type)
+        if best is None:
+            return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
+        p = self.probability(best)
+        if p < self.threshold:
+            return _abstain(question, answer_type, 1.0 - p, passages, NO_ANSWER)
+        article = snapshot.articles[best.passage.doc_id]
+        sentence = _sentence_of(article.text, article_sentences(article), best.start, best.end)
+        citations = [_citation(best, sentence)]
+        for other in choices:
+            if len(citations) >= MAX_CITATIONS:
+                break
+            if _key(other.text) != _key(best.text) or any(
+                c.doc_id == other.passage.doc_id and c.start <= other.start < c.end
+                for c in citations
+            ):
+                continue
+            doc = snapshot.articles[other.passage.doc_id]
+            where = _sentence_of(doc.text, article_sentences(doc), other.start, other.end)
+            citations.append(_citation(other, where))
+        speaker = attribution(sentence.text, best.start - sentence.start, self.lexicon)
+        return Answer(
+            question=question,
+            answer=best.text,
+            answer_type=answer_type.value,
+            normalized=normalized_value(best.text, answer_type),
+            confidence=round(p, 4),
+            abstained=False,
+            attribution=clean_attribution(speaker),
+            sentence=sentence.text,
+            message=None,
+            citations=citations,
+            passages=passages,
+        )
+
+
+def _abstain(
+    question: str,
+    answer_type: AnswerType,
+    confidence: float,
+    passages: list[Passage],
+    message: str,
+) -> Answer:
+    return Answer(
+        question,
+        None,
+        answer_type.value,
+        None,
+        round(confidence, 4),
+        True,
+        None,
+        None,
+        message,
+        [],
+        passages,
+    )
+
+
+def _sentence_of(text: str, sentences: Sequence[Sentence], start: int, end: int) -> Sentence:
+    """The sentence (or run of sentences) of an article that holds its characters `start:end`.
+
+    >>> text = "One. Two and three. Four."
+    >>> _sentence_of(text, [Sentence(0, 4, "One."), Sentence(5, 19, "Two and three."), Sentence(20, 25, "Four.")], 9, 12).text
+    'Two and three.'
+    """
+    covering = [s for s in sentences if s.start < end and s.end > start]
+    lo = covering[0].start if covering else start
+    hi = covering[-1].end if covering else end
+    return Sentence(lo, hi, text[lo:hi])
+
+
+def _citation(choice: SpanChoice, sentence: Sentence) -> Citation:
+    p = choice.passage
+    return Citation(
+        doc_id=p.doc_id,
+        title=p.title,
+        source=p.source,
+        url=p.url,
+        published_at=p.published_at,
+        quote=sentence.text,
+        start=sentence.start,
+        end=sentence.end,
+        score=round(p.score, 4),
+        answer_start=choice.start,
+        answer_end=choice.end,
+    )

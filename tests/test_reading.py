@@ -1,0 +1,175 @@
+"""The reader's answer path around the network: picking across passages, typing, citations,
+calibrated abstention and yes/no questions. A stub stands in for the network, so these run in
+milliseconds; the real trained reader is exercised in test_reader_answers.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from rag.documents import Article
+from rag.lexicon import load_lexicon
+from rag.reader.calibration import AbstentionModel
+from rag.reader.inference import SpanProposal, WindowReading
+from rag.reading import ReaderAnswerer, is_yes_no
+from rag.retrieval import Passage
+
+TEXT_A = (
+    "Five civilians were killed and twelve were injured in Kherson on Tuesday, the governor said. "
+    "Power was cut in two districts."
+)
+TEXT_B = "Officials in Kherson said five people died. Repairs began on Wednesday."
+
+
+@dataclass
+class StubManifest:
+    calibration: AbstentionModel | None
+
+
+@dataclass
+class StubReader:
+    """Proposes, for each window, the spans of `answers` found in it (score from the table)."""
+
+    answers: dict[str, float]
+    no_answer: float = 0.0
+    manifest: StubManifest = field(
+        default_factory=lambda: StubManifest(
+            AbstentionModel(("margin",), (-1.0,), 0.0, 0.5, "test", 0)
+        )
+    )
+    read_windows: list[str] = field(default_factory=list)
+
+    def read(self, question: str, windows: list[str]) -> list[WindowReading]:
+        self.read_windows += windows
+        out = []
+        for window in windows:
+            spans = []
+            for text, score in self.answers.items():
+                at = window.find(text)
+                if at >= 0:
+                    spans.append(SpanProposal(at, at + len(text), text, score))
+            out.append(WindowReading(sorted(spans, key=lambda s: -s.score), self.no_answer))
+        return out
+
+
+class StubSnapshot:
+    def __init__(self, *articles: Article) -> None:
+        self.articles = {a.id: a for a in articles}
+
+
+def passage(article: Article, start: int, end: int, dense: float = 0.6) -> Passage:
+    return Passage(
+        chunk_id=0,
+        doc_id=article.id,
+        title=article.title,
+        source="Wire",
+        url=None,
+        published_at="2025-03-04",
+        text=article.text[start:end],
+        start=start,
+        end=end,
+        score=1.0,
+        dense_score=dense,
+        lexical_score=None,
+    )
+
+
+A = Article(id="a", title="Kherson", text="Kherson\n\n" + TEXT_A)
+B = Article(id="b", title="Kherson again", text=TEXT_B)
+SNAPSHOT = StubSnapshot(A, B)
+PASSAGES = [passage(A, 9, len(A.text)), passage(B, 0, len(B.text), dense=0.4)]
+
+
+def answer(reader: StubReader, question: str, passages=PASSAGES, **kw):
+    return ReaderAnswerer(reader, load_lexicon(), **kw).answer(question, passages, SNAPSHOT, 5)
+
+
+def test_the_best_span_of_all_passages_wins_with_exact_offsets() -> None:
+    got = answer(StubReader({"Five": 4.0, "twelve": 6.0, "five": 3.0}), "How many were injured?")
+    assert got.answer == "twelve" and not got.abstained
+    assert got.normalized == 12 and got.answer_type == "count"
+    cite = got.citations[0]
+    assert A.text[cite.answer_start : cite.answer_end] == "twelve"
+    assert A.text[cite.start : cite.end] == cite.quote == TEXT_A.split(" Power")[0]
+    assert got.sentence == cite.quote
+    assert got.attribution == "governor"
+
+
+def test_a_count_question_takes_the_best_span_that_holds_a_number() -> None:
+    reader = StubReader({"the governor": 9.0, "Five": 5.0})
+    assert answer(reader, "How many civilians were killed?").answer == "Five"
+    assert answer(reader, "Who said so?").answer == "the governor"
+    untyped = answer(reader, "How many civilians were killed?", prefer_typed=False)
+    assert untyped.answer == "the governor"
+
+
+def test_the_same_answer_in_another_article_is_cited_too() -> None:
+    got = answer(StubReader({"Five": 5.0, "five": 4.0}), "How many were killed?")
+    assert [c.doc_id for c in got.citations] == ["a", "b"]
+    assert B.text[got.citations[1].answer_start : got.citations[1].answer_end] == "five"
+
+
+def test_below_the_calibrated_threshold_it_abstains_with_the_complement() -> None:
+    # margin = no_answer - score = 2 - 1 = 1 -> p = sigmoid(-1) = 0.27 < 0.5
+    got = answer(StubReader({"twelve": 1.0}, no_answer=2.0), "How many were injured?")
+    assert got.abstained and got.answer is None and got.citations == []
+    assert got.confidence == pytest.approx(1 - 0.2689, abs=1e-3)
+    assert got.message == "The sources do not say."
+    forced = answer(StubReader({"twelve": 1.0}, no_answer=2.0), "How many?", threshold=0.0)
+    assert forced.answer == "twelve"
+
+
+def test_no_span_at_all_abstains() -> None:
+    got = answer(StubReader({}), "Who ordered the strike?")
+    assert got.abstained and got.confidence == 1.0
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Was anyone hurt?",
+        "Did Russia comment on the strike?",
+        "Is the bridge still open?",
+        "Were children among the dead?",
+        "Has the ministry confirmed it?",
+    ],
+)
+def test_yes_no_questions_abstain_and_say_why_without_reading(question: str) -> None:
+    reader = StubReader({"Five": 9.0})
+    got = answer(reader, question)
+    assert got.abstained and "yes/no" in (got.message or "")
+    assert reader.read_windows == []
+    assert is_yes_no(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many were killed?",
+        "Did officials say how many were killed?",
+        "Who said it?",
+        "Which city was hit?",
+        "When was the power cut?",
+        "Kherson casualties?",
+    ],
+)
+def test_questions_with_a_wh_word_or_none_are_not_yes_no(question: str) -> None:
+    assert not is_yes_no(question)
+
+
+def test_agreement_and_retrieval_reach_the_calibration() -> None:
+    model = AbstentionModel(
+        ("margin", "retrieval", "agreement"), (0.0, 0.0, 10.0), -5.0, 0.5, "t", 0
+    )
+    agreeing = StubReader({"Five": 5.0, "five": 4.0}, manifest=StubManifest(model))
+    alone = StubReader({"twelve": 5.0}, manifest=StubManifest(model))
+    assert answer(agreeing, "How many were killed?").confidence > 0.99  # 1 of 1 other agrees
+    assert answer(alone, "How many were injured?").abstained  # p = sigmoid(-5)
+
+
+def test_an_artifact_without_calibration_is_refused() -> None:
+    from rag.reader import ReaderError
+
+    with pytest.raises(ReaderError, match="calibrat"):
+        ReaderAnswerer(StubReader({}, manifest=StubManifest(None)), load_lexicon())
