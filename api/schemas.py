@@ -100,6 +100,22 @@ class CitationOut(BaseModel):
     answer_end: int | None
 
 
+class ReportOut(BaseModel):
+    """One distinct answer the retrieved articles give, with who gives it and when."""
+
+    answer: str
+    normalized: float | int | str | None
+    source: str | None
+    published_at: str | None
+    event_date: str | None = Field(description="the day the text names, resolved (ISO)")
+    date_text: str | None = Field(description="that day as the text writes it")
+    attribution: str | None
+    confidence: float
+    change: bool = Field(description="phrased as an update ('rose to', 'up from')")
+    earlier: bool = Field(description="the earlier figure of an 'up from N'")
+    citations: list[CitationOut]
+
+
 class AnswerOut(BaseModel):
     """The document `rag ask --json` prints."""
 
@@ -114,6 +130,14 @@ class AnswerOut(BaseModel):
     message: str | None
     citations: list[CitationOut]
     passages: list[PassageOut]
+    reports: list[ReportOut] = Field(default_factory=list)
+    agreement: str | None = Field(
+        default=None, description="single | consistent | updated | disputed"
+    )
+    as_of: str | None = Field(default=None, description="the date of the chosen report")
+    independent_sources: int | None = Field(
+        default=None, description="outlets behind the chosen figure, each counted once"
+    )
 
 
 class SearchOut(BaseModel):

@@ -80,6 +80,11 @@ class Answer:
     message: str | None
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
+    # What several articles say (rag/reports.py); the rule answerer leaves these empty.
+    reports: list[Any] = field(default_factory=list)
+    agreement: str | None = None  # single | consistent | updated | disputed
+    as_of: str | None = None  # the date of the chosen report
+    independent_sources: int | None = None  # outlets behind the chosen figure
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

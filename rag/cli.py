@@ -149,7 +149,38 @@ def render_answer(answer: Any) -> str:
     for n, c in enumerate(answer.citations, start=1):
         lines.append(f"  [{n}] {c.title} ({c.doc_id}), characters {c.start}-{c.end}")
         lines.append(f'      "{c.quote}"')
+    lines += report_lines(answer)
     return "\n".join(lines)
+
+
+def report_lines(answer: Any) -> list[str]:
+    """The other reports, a line each ("earlier: at least 12, city mayor, 2024-06-03")."""
+    reports = getattr(answer, "reports", None) or []
+    if not answer.agreement:
+        return []
+    sources = answer.independent_sources
+    head = f"Agreement: {answer.agreement}"
+    if answer.as_of:
+        head += f", as of {answer.as_of}"
+    if sources:
+        head += f" ({sources} independent source{'s' if sources != 1 else ''})"
+    lines = [head]
+    chosen = next(
+        (
+            r
+            for r in reports
+            if r.answer == answer.answer and r.citations == answer.citations[: len(r.citations)]
+        ),
+        None,
+    )
+    for r in reversed(reports):  # newest first
+        if r is chosen or (r.answer == answer.answer and chosen is None):
+            continue
+        label = "also" if answer.agreement == "disputed" else "earlier"
+        who = r.attribution or r.source or "unattributed"
+        when = r.event_date or (r.published_at or "")[:10] or "undated"
+        lines.append(f"  {label}: {r.answer}, {who}, {when}")
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -95,6 +95,19 @@ def _threshold_line(best: dict[str, Any] | None) -> str:
     )
 
 
+def _updates_lines(summary: dict[str, Any]) -> list[str]:
+    u = summary.get("updates")
+    if not u:
+        return []
+    n = u["n"]
+    return [
+        f"  reports: latest correct {_num(u['latest_correct'])} ({n['latest']}), "
+        f"source-scoped {_num(u['source_correct'])} ({n['source']}), date-scoped "
+        f"{_num(u['date_correct'])} ({n['date']}), agreement label {_num(u['agreement_accuracy'])} "
+        f"({n['agreement']}), dates resolved {_num(u['dates_resolved'])} ({n['date_resolution']})"
+    ]
+
+
 def _wrong_line(summary: dict[str, Any]) -> str:
     cw = summary["confidently_wrong"]
     return (
@@ -127,6 +140,7 @@ def render_table(report: EvalReport, max_failures: int = 25) -> str:
         f"max {_num(lat['max'], 1)} ms",
         f"  answer type agreement with the gold type: {_num(s['type_agreement'])}",
         _wrong_line(s),
+        *_updates_lines(s),
         f"  expected calibration error: {_num(s['calibration']['ece'])} (confidence against "
         "'right': an answer with F1 >= 0.5, or an abstention where the sources do not say)",
         "",

@@ -3,6 +3,8 @@
 A question set is JSONL, one question a line:
 `{"id", "question", "answers": [acceptable strings], "doc_id"?, "answer_type"?}`;
 `answers: []` means the sources do not say and the right response is to abstain.
+Sets about several reports of one event (eval/updates.jsonl) add `kind` (latest, source, date,
+date_resolution), `agreement` (the expected label) and `normalized` (the expected ISO date).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ RIGHT_F1 = 0.5  # an answer with token F1 at least this is right (as the reader'
 SURE = 0.8  # "confidently wrong": answered at this confidence or more, and wrong
 
 
+UPDATE_KINDS = ("latest", "source", "date", "date_resolution")
+AGREEMENTS = ("single", "consistent", "updated", "disputed")
+
+
 class BadQuestionSet(RagError):
     status_code = 422
 
@@ -38,6 +44,9 @@ class EvalQuestion:
     answers: tuple[str, ...]
     doc_id: str | None = None
     answer_type: str | None = None
+    kind: str | None = None  # latest | source | date | date_resolution
+    agreement: str | None = None  # the expected agreement label
+    normalized: str | None = None  # the expected ISO date of a date answer
 
     @property
     def answerable(self) -> bool:
@@ -60,6 +69,8 @@ class QuestionResult:
     latency_ms: float
     raw_answer: str | None = None
     raw_confidence: float | None = None  # None: the answerer found no candidate at all
+    agreement: str | None = None  # what the answer document said
+    normalized: float | int | str | None = None
 
     @property
     def group(self) -> str:
@@ -105,11 +116,22 @@ def question_from_record(record: Any, where: str) -> EvalQuestion:
         raise BadQuestionSet(
             f"{where}: 'answers' must be a list of non-empty strings ([] for unanswerable)"
         )
-    for key in ("doc_id", "answer_type"):
+    for key in ("doc_id", "answer_type", "kind", "agreement", "normalized"):
         if record.get(key) is not None and not isinstance(record[key], str):
             raise BadQuestionSet(f"{where}: {key!r} must be a string")
+    if record.get("kind") not in (None, *UPDATE_KINDS):
+        raise BadQuestionSet(f"{where}: 'kind' must be one of {', '.join(UPDATE_KINDS)}")
+    if record.get("agreement") not in (None, *AGREEMENTS):
+        raise BadQuestionSet(f"{where}: 'agreement' must be one of {', '.join(AGREEMENTS)}")
     return EvalQuestion(
-        str(qid), text, tuple(answers), record.get("doc_id"), record.get("answer_type")
+        str(qid),
+        text,
+        tuple(answers),
+        record.get("doc_id"),
+        record.get("answer_type"),
+        record.get("kind"),
+        record.get("agreement"),
+        record.get("normalized"),
     )
 
 
@@ -174,6 +196,8 @@ def score_question(
     latency_ms: float = 0.0,
     raw_answer: str | None = None,
     raw_confidence: float | None = None,
+    agreement: str | None = None,
+    normalized: float | int | str | None = None,
 ) -> QuestionResult:
     said = None if abstained else prediction
     return QuestionResult(
@@ -189,6 +213,8 @@ def score_question(
         latency_ms=latency_ms,
         raw_answer=raw_answer,
         raw_confidence=raw_confidence,
+        agreement=agreement,
+        normalized=normalized,
     )
 
 
@@ -241,6 +267,8 @@ def evaluate(
                 latency_ms=round(latency_ms, 2),
                 raw_answer=raw_answer,
                 raw_confidence=raw_confidence,
+                agreement=answer.agreement,
+                normalized=answer.normalized,
             )
         )
     settings = pipeline.settings
@@ -332,6 +360,39 @@ def calibration(
                 }
             )
     return rows
+
+
+def update_scores(results: Sequence[QuestionResult]) -> dict[str, Any] | None:
+    """Scores of a set about several reports of one event (None for other sets).
+
+    A figure is right when it matches an acceptable answer as a number or exactly; a date
+    question is resolved right when the answer's ISO date is the expected one.
+    """
+    if not any(r.question.kind or r.question.agreement for r in results):
+        return None
+
+    def right(r: QuestionResult) -> bool:
+        return not r.abstained and max(r.em, r.number_match) >= 1.0
+
+    def of(kind: str) -> list[QuestionResult]:
+        return [r for r in results if r.question.kind == kind]
+
+    labelled = [r for r in results if r.question.agreement]
+    resolving = of("date_resolution")
+    return {
+        "latest_correct": share([right(r) for r in of("latest")]),
+        "source_correct": share([right(r) for r in of("source")]),
+        "date_correct": share([right(r) for r in of("date")]),
+        "agreement_accuracy": share([r.agreement == r.question.agreement for r in labelled]),
+        "dates_resolved": share([r.normalized == r.question.normalized for r in resolving]),
+        "n": {
+            "latest": len(of("latest")),
+            "source": len(of("source")),
+            "date": len(of("date")),
+            "agreement": len(labelled),
+            "date_resolution": len(resolving),
+        },
+    }
 
 
 def is_right(r: QuestionResult) -> bool:
@@ -500,6 +561,7 @@ def summarize(
             "max": max(latencies) if latencies else None,
         },
         "type_agreement": share([r.answer_type == r.question.answer_type for r in typed]),
+        "updates": update_scores(results),
         "by_answer_type": {
             g: {
                 **answer_scores([r for r in results if r.group == g]),

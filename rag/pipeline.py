@@ -362,6 +362,7 @@ def make_answerer(
             shared_reader(directory, settings.reader_backend),
             lexicon,
             threshold=settings.reader_threshold,
+            analyzer=analyzer,
         )
     return Answerer(embedder, analyzer, lexicon, settings.abstain_threshold)
 

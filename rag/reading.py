@@ -18,17 +18,22 @@ from dataclasses import dataclass
 
 from rag.answering import NO_ANSWER, Answer, Citation
 from rag.attribution import attribution
+from rag.dates import resolve
 from rag.lexicon import Lexicon
 from rag.quantities import find_quantities
 from rag.question import AUXILIARIES, AnswerType, answer_type_of
 from rag.reader.artifact import ReaderError
 from rag.reader.inference import Reader
+from rag.reports import Candidate, decide, reports_of, source_terms
 from rag.retrieval import Passage
 from rag.sentences import Sentence, article_sentences
 from rag.spans import normalize_date
 from rag.store import Snapshot
+from rag.text import Analyzer
 
 MAX_CITATIONS = 3
+REPORT_FLOOR = 0.5  # a span said with less confidence than this is no report
+REPORT_BAND = 0.3  # nor one much less sure than the best answer (set before any eval)
 YES_NO = re.compile(rf"^(?:{AUXILIARIES}|isn't|wasn't|didn't|doesn't|hasn't|aren't)\b", re.I)
 WH = re.compile(r"\b(?:who|whom|whose|what|which|where|when|why|how)\b", re.I)
 YES_NO_MESSAGE = (
@@ -74,8 +79,11 @@ def _key(text: str) -> str:
     return " ".join(text.casefold().strip(PUNCTUATION).split())
 
 
-def normalized_value(text: str, answer_type: AnswerType) -> float | int | str | None:
-    """The number of a count, the ISO date of a date; None for every other answer.
+def normalized_value(
+    text: str, answer_type: AnswerType, published_at: str | None = None
+) -> float | int | str | None:
+    """The number of a count, the ISO date of a date (relative ones read from the publication
+    date: "on Tuesday" in an article of 2024-06-06 is 2024-06-04); None for other answers.
 
     >>> normalized_value("nearly 3,000", AnswerType.COUNT), normalized_value("three", AnswerType.COUNT)
     (3000, 3)
@@ -89,7 +97,7 @@ def normalized_value(text: str, answer_type: AnswerType) -> float | int | str | 
         value = found[0]
         return int(value) if float(value).is_integer() else value
     if answer_type is AnswerType.DATE:
-        return normalize_date(text)
+        return resolve(text, published_at) or normalize_date(text)
     return None
 
 
@@ -117,6 +125,7 @@ class ReaderAnswerer:
         *,
         threshold: float | None = None,
         prefer_typed: bool = True,
+        analyzer: Analyzer | None = None,
     ) -> None:
         calibration = reader.manifest.calibration
         if calibration is None:
@@ -129,6 +138,7 @@ class ReaderAnswerer:
         self.calibration = calibration
         self.threshold = calibration.threshold if threshold is None else threshold
         self.prefer_typed = prefer_typed
+        self.analyzer = analyzer
 
     def choices(self, question: str, passages: Sequence[Passage]) -> list[SpanChoice]:
         """Every span the reader proposes in the passages, best first."""
@@ -191,34 +201,85 @@ class ReaderAnswerer:
         p = self.probability(best)
         if p < self.threshold:
             return _abstain(question, answer_type, 1.0 - p, passages, NO_ANSWER)
-        article = snapshot.articles[best.passage.doc_id]
-        sentence = _sentence_of(article.text, article_sentences(article), best.start, best.end)
-        citations = [_citation(best, sentence)]
-        for other in choices:
-            if len(citations) >= MAX_CITATIONS:
-                break
-            if _key(other.text) != _key(best.text) or any(
-                c.doc_id == other.passage.doc_id and c.start <= other.start < c.end
-                for c in citations
-            ):
-                continue
-            doc = snapshot.articles[other.passage.doc_id]
-            where = _sentence_of(doc.text, article_sentences(doc), other.start, other.end)
-            citations.append(_citation(other, where))
-        speaker = attribution(sentence.text, best.start - sentence.start, self.lexicon)
+        candidates = self.candidates(question, choices, best, answer_type, snapshot)
+        reports = reports_of(candidates, answer_type, snapshot.articles)
+        verdict = decide(question, reports, self.terms)
+        chosen = verdict.chosen
+        assert chosen is not None  # best itself is a candidate
+        first = chosen.citations[0]
         return Answer(
             question=question,
-            answer=best.text,
+            answer=chosen.answer,
             answer_type=answer_type.value,
-            normalized=normalized_value(best.text, answer_type),
-            confidence=round(p, 4),
+            normalized=normalized_value(chosen.answer, answer_type, chosen.published_at),
+            confidence=round(chosen.confidence, 4),
             abstained=False,
-            attribution=clean_attribution(speaker),
-            sentence=sentence.text,
-            message=None,
-            citations=citations,
+            attribution=chosen.attribution,
+            sentence=first.quote,
+            message=verdict.message,
+            citations=chosen.citations[:MAX_CITATIONS],
             passages=passages,
+            reports=reports,
+            agreement=verdict.agreement,
+            as_of=verdict.as_of,
+            independent_sources=verdict.independent_sources,
         )
+
+    def terms(self, text: str) -> list[str]:
+        return self.analyzer.terms(text) if self.analyzer is not None else text.lower().split()
+
+    def candidates(
+        self,
+        question: str,
+        choices: Sequence[SpanChoice],
+        best: SpanChoice,
+        answer_type: AnswerType,
+        snapshot: Snapshot,
+    ) -> list[Candidate]:
+        """The spans worth reporting: the best one, and every other span of the answer's type
+        said with at least the answering confidence (and at least 0.5, and not far below the
+        best), in an article that names what the question names, not overlapping a better span."""
+        required = self._named(question)
+        best_p = self.probability(best)
+        floor = max(self.threshold, REPORT_FLOOR, best_p - REPORT_BAND)
+        kept: list[tuple[SpanChoice, float]] = [(best, best_p)]
+        for choice in choices:
+            if choice is best or any(_overlaps(choice, k) for k, _ in kept):
+                continue
+            if answer_type is AnswerType.COUNT and not find_quantities(choice.text):
+                continue
+            p = self.probability(choice)
+            if p < floor:
+                continue
+            article = snapshot.articles[choice.passage.doc_id]
+            if required and not required <= set(self.terms(article.title + " " + article.text)):
+                continue
+            kept.append((choice, p))
+        out = []
+        for choice, p in kept:
+            article = snapshot.articles[choice.passage.doc_id]
+            sentence = _sentence_of(
+                article.text, article_sentences(article), choice.start, choice.end
+            )
+            speaker = attribution(sentence.text, choice.start - sentence.start, self.lexicon)
+            out.append(
+                Candidate(
+                    text=choice.text,
+                    confidence=round(p, 4),
+                    citation=_citation(choice, sentence),
+                    sentence=sentence.text,
+                    attribution=clean_attribution(speaker),
+                )
+            )
+        return out
+
+    def _named(self, question: str) -> set[str]:
+        """Terms of the names a question gives (capitalized words past its first), less the
+        source it names: an article that reports on the question must contain them."""
+        names = re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]+", question.strip())
+        named = {t for n in names for t in self.terms(n)}
+        source = source_terms(question, self.terms) or set()
+        return named - source - {self.terms(w)[0] for w in ("I",) if self.terms(w)}
 
 
 def _abstain(
@@ -254,6 +315,10 @@ def _sentence_of(text: str, sentences: Sequence[Sentence], start: int, end: int)
     lo = covering[0].start if covering else start
     hi = covering[-1].end if covering else end
     return Sentence(lo, hi, text[lo:hi])
+
+
+def _overlaps(a: SpanChoice, b: SpanChoice) -> bool:
+    return a.passage.doc_id == b.passage.doc_id and a.start < b.end and b.start < a.end
 
 
 def _citation(choice: SpanChoice, sentence: Sentence) -> Citation:

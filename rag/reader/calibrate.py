@@ -50,6 +50,8 @@ class Row:
     agreement: float
     f1: float  # of the picked span (0 where the question is unanswerable)
     span: str | None
+    count: bool = False  # a "how many" question
+    f1_untyped: float = 0.0  # F1 had a count not preferred a span holding a number
 
     @property
     def answerable(self) -> bool:
@@ -91,7 +93,7 @@ def halves(data_dir: Path) -> tuple[list[EvalQuestion], list[EvalQuestion], Any]
 
 
 def read_rows(pipeline: Any, answerer: Any, questions: Sequence[EvalQuestion]) -> list[Row]:
-    from rag.question import answer_type_of
+    from rag.question import AnswerType, answer_type_of
     from rag.reading import is_yes_no
 
     rows = []
@@ -100,11 +102,27 @@ def read_rows(pipeline: Any, answerer: Any, questions: Sequence[EvalQuestion]) -
         if is_yes_no(q.question):
             continue
         passages = pipeline.search(q.question, k=pipeline.settings.answer_passages)
-        choice = answerer.pick(answerer.choices(q.question, passages), answer_type_of(q.question))
+        answer_type = answer_type_of(q.question)
+        choices = answerer.choices(q.question, passages)
+        choice = answerer.pick(choices, answer_type)
         if choice is None:
             continue
         f1 = best_score(choice.text, list(q.answers), token_f1) if q.answers else 0.0
-        rows.append(Row(q, choice.margin, choice.retrieval, choice.agreement, f1, choice.text))
+        untyped = choices[0].text
+        f1_untyped = best_score(untyped, list(q.answers), token_f1) if q.answers else 0.0
+        count = answer_type is AnswerType.COUNT
+        rows.append(
+            Row(
+                q,
+                choice.margin,
+                choice.retrieval,
+                choice.agreement,
+                f1,
+                choice.text,
+                count,
+                f1_untyped,
+            )
+        )
         if n % 250 == 0:
             rate = n / (time.perf_counter() - began)
             print(f"  {n}/{len(questions)} questions ({rate:.1f}/s)", file=sys.stderr, flush=True)
@@ -206,6 +224,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     fit_rows = read_rows(pipeline, answerer, fit_q)
     report_rows = read_rows(pipeline, answerer, report_q)
     result: dict[str, Any] = {"fit_questions": len(fit_rows), "report_questions": len(report_rows)}
+    counts = [r for r in fit_rows + report_rows if r.count and r.answerable]
+    result["count_rule"] = {  # measured on both halves: it is a rule, not a fitted value
+        "count_questions": len(counts),
+        "f1_with": round(float(np.mean([r.f1 for r in counts])), 4) if counts else None,
+        "f1_without": round(float(np.mean([r.f1_untyped for r in counts])), 4) if counts else None,
+    }
     models = {}
     for name, features in FEATURE_SETS.items():
         note = (

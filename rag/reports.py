@@ -1,0 +1,304 @@
+"""Several articles, several answers: the distinct reports the sources give, which one answers the
+question, and whether the sources agree.
+
+A report is one answer value (a count's number, else the span's words) with everything that says
+who gives it and when: the outlet and publication date, the speaker ("according to ..."), the day
+the text names (resolved against the publication date), whether it is phrased as a change ("rose
+to", "up from 31"), and its citations. By default the latest report answers (by the day the text
+names, then the publication date); a question that names a source or a time is answered by the
+reports of that source or time. Agreement: "single", "consistent" (one value), "updated" (later
+figures replace earlier ones) or "disputed" (different values at the same time).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rag.answering import Citation
+from rag.dates import TimeScope, event_date, time_scope
+from rag.quantities import find_quantities
+from rag.question import AnswerType
+
+CHANGE = re.compile(
+    r"\b(?:(?:has|have|had)\s+)?(?:rose|risen|rises|climbed|increased|grew|jumped|went up|"
+    r"fell|dropped|decreased|revised(?:\s+(?:up|down)(?:ward)?)?|updated|raised|lowered)\s+to\b"
+    r"|\b(?:up|down|revised)\s+from\b|\bnow stands at\b",
+    re.I,
+)
+EARLIER = re.compile(r"\b(?:up|down|revised(?:\s+(?:up|down))?)\s+from\s+", re.I)
+SIDES = {
+    "russia": ("russia", "russian", "moscow", "kremlin"),
+    "ukraine": ("ukraine", "ukrainian", "kyiv", "kiev"),
+}
+SOURCE_PATTERNS = (
+    re.compile(r"\baccording to (?:the )?(?P<who>[^,?.;]+)", re.I),
+    re.compile(
+        r"\b(?:does|do|did) (?:the )?(?P<who>.+?) (?:say|said|claim|claimed|report|reported|"
+        r"put|count|give|estimate)\b",
+        re.I,
+    ),
+    re.compile(r"\b(?:reported|given|claimed|cited|stated) by (?:the )?(?P<who>[^,?.;]+)", re.I),
+    re.compile(r"\b(?P<who>[A-Z][\w-]*(?:\s+[\w-]+){0,3})(?:'s|’s) (?:figure|count|toll|tally)\b"),
+    re.compile(
+        r"^(?:how many|what)\b.*?\b(?:the )?(?P<who>[\w\s-]+?) (?:say|says|claim|claims|report|"
+        r"reports)\b",
+        re.I,
+    ),
+)
+GENERIC = {"say", "said", "claim", "report", "figur", "count", "toll", "offici", "number", "the"}
+
+
+@dataclass(frozen=True)
+class Report:
+    answer: str
+    normalized: float | int | str | None
+    source: str | None
+    published_at: str | None
+    event_date: str | None  # the day the sentence names, resolved (ISO)
+    date_text: str | None  # that date as written
+    attribution: str | None
+    confidence: float
+    change: bool  # phrased as an update of an earlier figure ("rose to", "up from")
+    earlier: bool = False  # the earlier figure of an "up from 31"
+    citations: list[Citation] = field(default_factory=list)
+
+    @property
+    def when(self) -> str | None:
+        """The report's time: the day its text names, else its publication date."""
+        return self.event_date or (self.published_at or "")[:10] or None
+
+    def order(self) -> tuple[str, str, int]:
+        """Sort key, oldest first: the time, then the publication, an 'up from' before its update."""
+        return (self.when or "", (self.published_at or "")[:10], 0 if self.earlier else 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One span the reader found worth saying, with its place in the article."""
+
+    text: str
+    confidence: float
+    citation: Citation
+    sentence: str  # the quote (citation.quote)
+    attribution: str | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    chosen: Report | None
+    reports: list[Report]
+    agreement: str | None  # single | consistent | updated | disputed
+    as_of: str | None  # when the chosen figure was published
+    independent_sources: int
+    message: str | None = None
+
+
+def value_of(text: str, answer_type: AnswerType) -> float | int | str:
+    """What makes two reports the same: a count's number, else the casefolded words.
+
+    >>> value_of("at least 12", AnswerType.COUNT), value_of("Twelve", AnswerType.COUNT)
+    (12, 12)
+    >>> value_of("the Mayor.", AnswerType.PERSON)
+    'the mayor'
+    """
+    if answer_type is AnswerType.COUNT:
+        found = [q.value for q in find_quantities(text) if q.value is not None]
+        if found:
+            value = found[0]
+            return int(value) if float(value).is_integer() else value
+    return " ".join(re.sub(r"[^\w\s-]", " ", text.casefold()).split())
+
+
+def earlier_figure(sentence: str, answer_end: int) -> tuple[str, int, int] | None:
+    """The figure of an "up from 31" after the answer: (text, start, end) in the sentence.
+
+    >>> earlier_figure("The toll rose to 17, up from 12 on Monday.", 19)
+    ('12', 29, 31)
+    """
+    match = EARLIER.search(sentence, answer_end)
+    if not match or match.start() - answer_end > 40:
+        return None
+    following = [q for q in find_quantities(sentence[match.end() :]) if q.start == 0]
+    if not following:
+        return None
+    q = following[0]
+    return q.text, match.end() + q.start, match.end() + q.end
+
+
+def source_terms(question: str, terms: Callable[[str], list[str]]) -> set[str] | None:
+    """The index terms of the source a question names ("according to the mayor"), or None.
+
+    >>> from rag.text import Analyzer
+    >>> sorted(source_terms("How many drones were downed, according to the Ukrainian air force?", Analyzer({}).terms))
+    ['air', 'forc', 'ukraine']
+    >>> source_terms("What does Moscow say about the drones?", Analyzer({}).terms)
+    {'russia'}
+    >>> source_terms("How many drones were shot down?", Analyzer({}).terms) is None
+    True
+    """
+    for pattern in SOURCE_PATTERNS:
+        match = pattern.search(question)
+        if match:
+            found = {_side(t) for t in terms(match.group("who"))} - GENERIC
+            if found:
+                return found
+    return None
+
+
+def _side(term: str) -> str:
+    for side, names in SIDES.items():
+        if any(term.startswith(n[:6]) for n in names):
+            return side
+    return term
+
+
+def reports_of(
+    candidates: Sequence[Candidate], answer_type: AnswerType, articles: dict[str, Any]
+) -> list[Report]:
+    """Candidates grouped by value, one report per value, oldest first."""
+    by_value: dict[Any, Report] = {}
+    for cand in candidates:
+        c = cand.citation
+        article = articles.get(c.doc_id)
+        published = c.published_at
+        rel_start = (c.answer_start or c.start) - c.start
+        rel_end = (c.answer_end or c.end) - c.start
+        dated = event_date(cand.sentence, published)
+        change = bool(CHANGE.search(cand.sentence[max(0, rel_start - 40) : rel_end + 40]))
+        found = [
+            Report(
+                answer=cand.text,
+                normalized=_normalized(cand.text, answer_type),
+                source=c.source,
+                published_at=published,
+                event_date=dated[1] if dated else None,
+                date_text=dated[0] if dated else None,
+                attribution=cand.attribution,
+                confidence=cand.confidence,
+                change=change,
+                citations=[c],
+            )
+        ]
+        earlier = (
+            earlier_figure(cand.sentence, rel_end) if answer_type is AnswerType.COUNT else None
+        )
+        if earlier is not None and article is not None:
+            text, a, b = earlier
+            found.append(
+                replace(
+                    found[0],
+                    answer=text,
+                    normalized=_normalized(text, answer_type),
+                    change=False,
+                    earlier=True,
+                    citations=[replace(c, answer_start=c.start + a, answer_end=c.start + b)],
+                )
+            )
+        for report in found:
+            key = value_of(report.answer, answer_type)
+            if key in by_value:
+                by_value[key] = _merge(by_value[key], report)
+            else:
+                by_value[key] = report
+    return sorted(by_value.values(), key=Report.order)
+
+
+def _merge(kept: Report, other: Report) -> Report:
+    """One value from several places: a direct telling beats an "up from" mention, then the
+    latest telling keeps its dates and speaker; citations add up."""
+    if kept.earlier != other.earlier:
+        latest, earliest = (kept, other) if other.earlier else (other, kept)
+    else:
+        latest, earliest = (other, kept) if other.order() > kept.order() else (kept, other)
+    seen = {(c.doc_id, c.answer_start) for c in latest.citations}
+    extra = [c for c in earliest.citations if (c.doc_id, c.answer_start) not in seen]
+    return replace(
+        latest,
+        confidence=max(kept.confidence, other.confidence),
+        change=kept.change or other.change,
+        earlier=kept.earlier and other.earlier,
+        citations=[*latest.citations, *extra],
+    )
+
+
+def _normalized(text: str, answer_type: AnswerType) -> float | int | str | None:
+    if answer_type is AnswerType.COUNT:
+        value = value_of(text, answer_type)
+        return value if not isinstance(value, str) else None
+    return None
+
+
+def independent_sources(report: Report) -> int:
+    """Outlets behind a report, each counted once (wire copies folded at ingestion count once)."""
+    return len({(c.source or c.doc_id).casefold() for c in report.citations})
+
+
+def _matches_source(report: Report, wanted: set[str], terms: Callable[[str], list[str]]) -> bool:
+    said_by = " ".join(x for x in (report.attribution, report.source) if x)
+    have = {_side(t) for t in terms(said_by)}
+    if wanted & have:
+        return True
+    quotes = " ".join(c.quote for c in report.citations)
+    return bool(wanted <= {_side(t) for t in terms(quotes)})
+
+
+def agreement_of(reports: Sequence[Report]) -> str | None:
+    """single, consistent, updated or disputed (reports oldest first, one per value)."""
+    real = [r for r in reports if not r.earlier] or list(reports)
+    if not reports:
+        return None
+    if len(reports) == 1:
+        return "single" if len(real[0].citations) == 1 else "consistent"
+    latest = reports[-1]
+    same_time = [r for r in reports if r.order()[:2] == latest.order()[:2] and not r.earlier]
+    if len(same_time) > 1 and not any(r.change for r in same_time):
+        return "disputed"
+    return "updated"
+
+
+def decide(
+    question: str,
+    reports: list[Report],
+    terms: Callable[[str], list[str]],
+) -> Verdict:
+    """Which report answers the question, and what the reports say together."""
+    if not reports:
+        return Verdict(None, [], None, None, 0)
+    pool = reports
+    wanted = source_terms(question, terms)
+    if wanted:
+        scoped = [r for r in reports if _matches_source(r, wanted, terms)]
+        pool = scoped or pool
+    scope: TimeScope | None = time_scope(question)
+    if scope is not None and scope.names_a_time:
+        dated = [r for r in pool if scope.matches(r.event_date) or scope.matches(r.published_at)]
+        pool = dated or pool
+    agreement = agreement_of(reports)
+    if scope is not None and scope.earliest:
+        chosen = pool[0]
+    else:
+        latest = pool[-1]
+        tied = [r for r in pool if r.order()[:2] == latest.order()[:2] and not r.earlier]
+        chosen = max(tied, key=lambda r: r.confidence) if len(tied) > 1 else latest
+    message = None
+    if agreement == "disputed":
+        tied = [r for r in reports if r.order()[:2] == reports[-1].order()[:2] and not r.earlier]
+        message = "Sources disagree: " + "; ".join(
+            f"{r.answer} ({r.attribution or r.source or 'unattributed'})" for r in tied
+        )
+    return Verdict(
+        chosen,
+        reports,
+        agreement,
+        (chosen.published_at or "")[:10] or chosen.when,
+        independent_sources(chosen),
+        message,
+    )

@@ -1,0 +1,133 @@
+"""Reports across articles: grouping by value, latest by date, source and time scopes, change
+phrases, agreement labels, relative dates. Made-up sentences; no model."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answering import Citation
+from rag.dates import resolve, time_scope
+from rag.question import AnswerType
+from rag.reports import Candidate, agreement_of, decide, reports_of
+from rag.text import Analyzer
+
+TERMS = Analyzer({}).terms
+
+
+def cand(text: str, sentence: str, *, doc: str, source: str, published: str, who=None, p=0.9):
+    at = sentence.index(text)
+    citation = Citation(
+        doc_id=doc,
+        title=doc,
+        source=source,
+        url=None,
+        published_at=published,
+        quote=sentence,
+        start=100,
+        end=100 + len(sentence),
+        score=1.0,
+        answer_start=100 + at,
+        answer_end=100 + at + len(text),
+    )
+    return Candidate(text, p, citation, sentence, who)
+
+
+MONDAY = cand(
+    "at least 12",
+    "The mayor said at least 12 people were killed in the strike on Monday.",
+    doc="a",
+    source="City Daily",
+    published="2024-06-03",
+    who="the mayor",
+)
+THURSDAY = cand(
+    "17",
+    "The death toll from Monday's strike has risen to 17, up from 12, rescuers said.",
+    doc="b",
+    source="Wire",
+    published="2024-06-06",
+    who="rescuers",
+)
+
+
+def test_a_rising_toll_answers_with_the_latest_and_keeps_the_earlier() -> None:
+    reports = reports_of([THURSDAY, MONDAY], AnswerType.COUNT, {"a": 1, "b": 1})
+    assert [r.normalized for r in reports] == [12, 17]
+    assert reports[1].change and not reports[0].change
+    assert len(reports[0].citations) == 2  # "up from 12" and the mayor's 12 are one report
+    verdict = decide("How many people were killed in the strike?", reports, TERMS)
+    assert verdict.chosen.answer == "17"
+    assert verdict.agreement == "updated" and verdict.as_of == "2024-06-06"
+
+
+def test_a_question_naming_the_source_or_the_time_gets_that_report() -> None:
+    reports = reports_of([THURSDAY, MONDAY], AnswerType.COUNT, {"a": 1, "b": 1})
+    by_mayor = decide("How many were killed, according to the mayor?", reports, TERMS)
+    assert by_mayor.chosen.normalized == 12
+    on_day = decide("How many were killed as reported on June 3?", reports, TERMS)
+    assert on_day.chosen.normalized == 12
+    first = decide("What was the first toll given?", reports, TERMS)
+    assert first.chosen.normalized == 12
+
+
+def test_two_sides_with_different_figures_at_the_same_time_are_disputed() -> None:
+    kyiv = cand(
+        "41",
+        "Ukraine's air force said 41 of 48 drones were shot down overnight.",
+        doc="c",
+        source="Kyiv Post",
+        published="2024-06-03",
+        who="Ukraine's air force",
+        p=0.8,
+    )
+    moscow = cand(
+        "48",
+        "Russia's defence ministry said 48 drones were destroyed overnight.",
+        doc="d",
+        source="TASS",
+        published="2024-06-03",
+        who="Russia's defence ministry",
+        p=0.85,
+    )
+    reports = reports_of([kyiv, moscow], AnswerType.COUNT, {})
+    verdict = decide("How many drones were shot down?", reports, TERMS)
+    assert verdict.agreement == "disputed"
+    assert "Sources disagree" in verdict.message and "41" in verdict.message
+    assert decide("What does Moscow say was destroyed?", reports, TERMS).chosen.answer == "48"
+    kyiv_says = decide(
+        "How many were shot down according to the Ukrainian air force?", reports, TERMS
+    )
+    assert kyiv_says.chosen.answer == "41"
+
+
+def test_the_same_figure_from_two_outlets_is_one_consistent_report() -> None:
+    one = cand(
+        "Nine", "Nine people died, police said.", doc="e", source="A", published="2024-01-02"
+    )
+    two = cand("nine", "Police said nine people died.", doc="f", source="B", published="2024-01-02")
+    reports = reports_of([one, two], AnswerType.COUNT, {})
+    assert len(reports) == 1 and agreement_of(reports) == "consistent"
+    assert decide("How many died?", reports, TERMS).independent_sources == 2
+    assert agreement_of(reports_of([one], AnswerType.COUNT, {})) == "single"
+
+
+@pytest.mark.parametrize(
+    ("phrase", "published", "day"),
+    [
+        ("on Tuesday", "2024-06-06", "2024-06-04"),
+        ("on Thursday", "2024-06-06", "2024-06-06"),
+        ("yesterday", "2024-06-06", "2024-06-05"),
+        ("two days ago", "2024-06-06", "2024-06-04"),
+        ("Monday night", "2024-06-06", "2024-06-03"),
+        ("March 3, 2023", None, "2023-03-03"),
+        ("2022", "2024-06-06", None),
+    ],
+)
+def test_relative_dates_resolve_against_the_publication_date(phrase, published, day) -> None:
+    assert resolve(phrase, published) == day
+
+
+def test_a_report_carries_the_day_its_text_names() -> None:
+    reports = reports_of([MONDAY], AnswerType.COUNT, {})
+    assert reports[0].event_date == "2024-06-03" and reports[0].date_text == "on Monday"
+    assert time_scope("How many died in 2023?").year == 2023
