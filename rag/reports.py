@@ -48,6 +48,9 @@ SOURCE_PATTERNS = (
         re.I,
     ),
 )
+REPORTED_ON = re.compile(
+    r"\b(?:reported|given|published|announced|released|as of|put|stood)\b", re.I
+)
 GENERIC = {"say", "said", "claim", "report", "figur", "count", "toll", "offici", "number", "the"}
 
 
