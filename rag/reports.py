@@ -282,7 +282,12 @@ def decide(
         pool = scoped or pool
     scope: TimeScope | None = time_scope(question)
     if scope is not None and scope.names_a_time:
-        dated = [r for r in pool if scope.matches(r.event_date) or scope.matches(r.published_at)]
+        if REPORTED_ON.search(question):  # "the toll reported on June 5": when it was said
+            dated = [r for r in pool if scope.matches(r.published_at)]
+        else:
+            dated = [
+                r for r in pool if scope.matches(r.event_date) or scope.matches(r.published_at)
+            ]
         pool = dated or pool
     agreement = agreement_of(reports)
     if scope is not None and scope.earliest:
