@@ -161,14 +161,6 @@ class Reader:
             readings.append(WindowReading(proposals, no_answer[w]))
         return readings
 
-    def answer_probability(self, reading: WindowReading, retrieval: float | None = None) -> float:
-        """Calibrated P(answering with this reading's best span is right)."""
-        if self.manifest.calibration is None:
-            raise ReaderError("this reader artifact carries no calibration; retrain it")
-        if reading.best is None:
-            return 0.0
-        return self.manifest.calibration.probability(reading.margin, retrieval)
-
 
 def load_span_module(
     artifact_dir: Path, base_dir: Path, *, base_sha256: str | None = None
