@@ -318,6 +318,26 @@ def test_onnx_export_agrees_with_torch(artifact_copy: Path) -> None:
     assert spans and spans[0].text == WINDOWS[0][spans[0].start : spans[0].end]
 
 
+def test_a_cached_export_is_used_without_building_the_torch_model(
+    artifact_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("onnxruntime")
+    import rag.reader.inference as inference
+
+    first = load_reader(artifact_copy, base_dir=BASE, backend="onnx")  # exports once
+    expected = first.read(QUESTION, WINDOWS[:1])[0].spans
+
+    def no_torch(*args, **kwargs):
+        raise AssertionError("the PyTorch model was built although an export is cached")
+
+    monkeypatch.setattr(inference, "load_span_module", no_torch)
+    again = load_reader(artifact_copy, base_dir=BASE, backend="onnx")
+    assert again.read(QUESTION, WINDOWS[:1])[0].spans == expected
+    (artifact_copy / ADAPTER_FILE).write_bytes(b"tampered")  # still verified before use
+    with pytest.raises(ReaderError, match="does not match its manifest"):
+        load_reader(artifact_copy, base_dir=BASE, backend="onnx")
+
+
 # ----- docstring examples, the CLI -------------------------------------------------------
 @pytest.mark.parametrize(
     "module", ["calibration", "data", "features", "schedule"], ids=lambda m: f"rag.reader.{m}"

@@ -142,13 +142,10 @@ def read_manifest(directory: Path) -> ReaderManifest:
         ) from None
 
 
-def load_artifact(
+def verify_artifact(
     directory: Path, base_dir: Path, *, base_sha256: str | None = None
-) -> tuple[ReaderManifest, dict[str, torch.Tensor]]:
-    """The verified manifest and adapter tensors; ReaderError when anything does not match."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
+) -> ReaderManifest:
+    """The manifest, once the base weights and the adapter file match its checksums."""
     manifest = read_manifest(directory)
     base = base_sha256 or weights_checksum(base_dir)
     if base != manifest.base_sha256:
@@ -167,6 +164,18 @@ def load_artifact(
             f"expected {manifest.adapter_sha256[:12]}...): it was changed or half-written; "
             f"restore both files from git (git checkout -- {directory}) or {RETRAIN}"
         )
+    return manifest
+
+
+def load_artifact(
+    directory: Path, base_dir: Path, *, base_sha256: str | None = None
+) -> tuple[ReaderManifest, dict[str, torch.Tensor]]:
+    """The verified manifest and adapter tensors; ReaderError when anything does not match."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    manifest = verify_artifact(directory, base_dir, base_sha256=base_sha256)
+    adapter = directory / ADAPTER_FILE
     try:
         tensors = load_file(str(adapter), device="cpu")
     except (SafetensorError, OSError, ValueError) as exc:

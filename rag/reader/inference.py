@@ -11,7 +11,13 @@ import numpy as np
 import torch
 
 from rag.embedding import bundled_model_path
-from rag.reader.artifact import DEFAULT_ARTIFACT_DIR, ReaderError, ReaderManifest, load_artifact
+from rag.reader.artifact import (
+    DEFAULT_ARTIFACT_DIR,
+    ReaderError,
+    ReaderManifest,
+    load_artifact,
+    verify_artifact,
+)
 from rag.reader.features import Encoded, best_spans, encode, snap_to_words
 from rag.reader.model import (
     SpanReader,
@@ -194,6 +200,13 @@ def load_reader(
     """
     artifact_dir = artifact_dir or DEFAULT_ARTIFACT_DIR
     base_dir = base_dir or bundled_model_path()
+    if backend == "onnx":  # an export made before: no PyTorch model to build
+        from rag.reader.onnx_export import OnnxSpanModel, cached_export
+
+        manifest = verify_artifact(artifact_dir, base_dir, base_sha256=base_sha256)
+        cached = cached_export(artifact_dir, manifest, quantize=quantize)
+        if cached is not None:
+            return Reader(OnnxSpanModel(cached), load_tokenizer(base_dir), manifest)
     module, manifest = load_span_module(artifact_dir, base_dir, base_sha256=base_sha256)
     model: SpanModel
     if backend == "onnx":

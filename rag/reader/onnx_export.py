@@ -86,18 +86,29 @@ def cache_dir(artifact_dir: Path) -> Path:
     )
 
 
+def export_paths(artifact_dir: Path, manifest: ReaderManifest) -> tuple[Path, Path]:
+    """Where this adapter's fp32 and int8 exports are (or will be) cached."""
+    folder = cache_dir(artifact_dir)
+    stem = f"reader-{manifest.base_sha256[:12]}-{manifest.adapter_sha256[:12]}"
+    return folder / f"{stem}-fp32.onnx", folder / f"{stem}-int8.onnx"
+
+
+def cached_export(artifact_dir: Path, manifest: ReaderManifest, *, quantize: bool) -> Path | None:
+    """The export already made for this adapter and base, if any (no PyTorch needed then)."""
+    fp32, int8 = export_paths(artifact_dir, manifest)
+    path = int8 if quantize else fp32
+    return path if path.is_file() else None
+
+
 def onnx_span_model(
     module: SpanReader, manifest: ReaderManifest, artifact_dir: Path, *, quantize: bool = True
 ) -> OnnxSpanModel:
     """Export (once) and open the reader as an ONNX Runtime session."""
-    folder = cache_dir(artifact_dir)
-    stem = f"reader-{manifest.base_sha256[:12]}-{manifest.adapter_sha256[:12]}"
-    fp32 = folder / f"{stem}-fp32.onnx"
+    fp32, int8 = export_paths(artifact_dir, manifest)
     if not fp32.is_file():
         export_onnx(module, fp32)
     if not quantize:
         return OnnxSpanModel(fp32)
-    int8 = folder / f"{stem}-int8.onnx"
     if not int8.is_file():
         quantize_int8(fp32, int8)
     return OnnxSpanModel(int8)
