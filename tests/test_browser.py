@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -68,6 +69,22 @@ def page(browser: Any) -> Iterator[Any]:
         yield page
     finally:
         context.close()
+
+
+def block_all_but_loopback(page: Any) -> list[str]:
+    """Abort every request to a host other than 127.0.0.1; the list fills with what was tried."""
+    blocked: list[str] = []
+
+    def route(request_route: Any) -> None:
+        url = request_route.request.url
+        if urlsplit(url).hostname == "127.0.0.1" or url.startswith(("data:", "blob:")):
+            request_route.continue_()
+        else:
+            blocked.append(url)
+            request_route.abort()
+
+    page.context.route("**/*", route)
+    return blocked
 
 
 def screenshot(page: Any, name: str) -> Path:
@@ -164,3 +181,25 @@ def test_article_text_is_shown_never_run(live_server, page, auth) -> None:
             assert page.errors == []
         finally:
             http.delete(f"/documents/{doc_id}", headers=auth)
+
+
+def test_swagger_ui_renders_with_no_network(fake_server, page) -> None:
+    blocked = block_all_but_loopback(page)
+    page.goto(fake_server.base_url + "/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=WAIT_MS)
+    text = page.text_content(".swagger-ui")
+    assert "conflict-rag" in text and "/ask" in text and "/search" in text
+    assert page.locator(".swagger-ui .opblock").count() >= 6
+    assert blocked == []
+    assert page.errors == []
+    screenshot(page, "docs.png")
+
+
+def test_redoc_renders_with_no_network(fake_server, page) -> None:
+    blocked = block_all_but_loopback(page)
+    page.goto(fake_server.base_url + "/redoc")
+    page.wait_for_selector(".api-content h1", timeout=WAIT_MS)
+    assert "conflict-rag" in page.text_content(".api-content h1")
+    assert "/ask" in page.text_content("body")
+    assert blocked == []
+    assert page.errors == []
