@@ -202,8 +202,10 @@ def test_the_question_travels_in_the_address(live_server, page, browser) -> None
         other.context.close()
     ask_and_read(page, ABSTAIN)  # a second question is a new entry in the history
     assert "Bakhmut" in page.url
-    page.go_back()
-    page.wait_for_function("document.querySelector('#answer')?.textContent === 'three'")
+    page.go_back()  # the page asks the earlier question again
+    page.wait_for_selector("#answer", timeout=WAIT_MS)  # (wait_for_function would need eval)
+    assert page.text_content("#answer") == "three"
+    assert page.input_value("#question") == ODESSA
 
 
 def test_the_keyboard_reaches_everything_with_a_visible_focus(live_server, page) -> None:
