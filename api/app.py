@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from api.config import ApiSettings
@@ -16,7 +17,7 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import create_metrics
 from api.request_context import RequestContext
-from api.routes import ask, documents, health, metrics, page
+from api.routes import ask, docs, documents, health, metrics, page
 from rag import __version__
 from rag.errors import IndexNotFound
 from rag.pipeline import Pipeline
@@ -75,11 +76,15 @@ def create_app(
             )
         yield
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from fastapi-offline's copies, so /docs and /redoc work offline.
+    app = FastAPIOffline(
         title="conflict-rag",
         version=__version__,
         summary="Cited, extractive answers from conflict reporting.",
         lifespan=lifespan,
+        favicon_url=page.FAVICON_URL,
+        static_url=docs.DOCS_ASSETS_URL,
+        redoc_url=None,  # api/routes/docs.py serves /redoc
     )
     app.state.pipeline = pipeline
     app.state.api_settings = api_settings
@@ -95,7 +100,7 @@ def create_app(
         )
     # Added last, so outermost: it sees every response, 413s and CORS refusals included.
     app.add_middleware(RequestContext, metrics=app.state.metrics)
-    for module in (ask, documents, health, metrics, page):
+    for module in (ask, docs, documents, health, metrics, page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
     return app

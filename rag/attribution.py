@@ -15,6 +15,7 @@ AUXILIARY = re.compile(
 PASSIVE = {"is", "are", "was", "were", "be", "been", "being"}
 MAX_SPEAKER_WORDS = 8
 LEADING = re.compile(r"^(?:the|a|an|also|both|then)\s+", re.I)
+STRAY = "\"'“”‘’«»„()[]-–—,;:. "  # quote marks and punctuation a clause can end on
 
 
 def attribution(sentence: str, answer_start: int, lexicon: Lexicon) -> str | None:
@@ -32,10 +33,16 @@ def attribution(sentence: str, answer_start: int, lexicon: Lexicon) -> str | Non
     'officials'
     >>> attribution("Hostilities were reported in the city.", 30, lex) is None
     True
+    >>> attribution('Three were hurt, according to “Ukrainska Pravda”.', 0, lex)
+    'Ukrainska Pravda'
+    >>> attribution('“We are ready,” said Peskov, adding that three were hurt.', 42, lex) is None
+    True
     """
     according = re.search(r"\baccording to ([^,.;]+)", sentence, re.I)
     if according and not according.start(1) <= answer_start < according.end(1):
-        return according.group(1).strip()
+        named = speaker_name(according.group(1))
+        if named:
+            return named
     before: str | None = None
     after: str | None = None
     for match in re.finditer(r"[\w’'-]+", sentence):
@@ -70,7 +77,7 @@ def _speaker_before(sentence: str, verb_start: int) -> str | None:
     head = sentence[:verb_start]
     breaks = list(CLAUSE_BREAK.finditer(head))
     clause = head[breaks[-1].end() :] if breaks else head
-    clause = AUXILIARY.sub("", " " + LEADING.sub("", clause.strip())).strip()
+    clause = AUXILIARY.sub("", " " + LEADING.sub("", speaker_name(clause) or "")).strip()
     if not clause or len(clause.split()) > MAX_SPEAKER_WORDS:
         return None
     return clause
@@ -90,7 +97,17 @@ def _speaker_after(sentence: str, verb_end: int) -> str | None:
         return None
     if re.match(r"(?:who|which|that)\b", speaker.strip(), re.I):
         return None
-    return LEADING.sub("", speaker.strip())
+    return speaker_name(LEADING.sub("", speaker.strip()))
+
+
+def speaker_name(text: str) -> str | None:
+    """A speaker without the quote marks and punctuation around it; None if no word is left.
+
+    >>> speaker_name('” officials'), speaker_name('"'), speaker_name(" (the ministry) ")
+    ('officials', None, 'the ministry')
+    """
+    name = text.strip(STRAY)
+    return name if any(ch.isalnum() for ch in name) else None
 
 
 def _sentence_subject(sentence: str) -> str | None:

@@ -120,67 +120,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    _check_question(args)
-    pipeline = _pipeline(args, build_default=True)
-    answer = pipeline.ask(args.question, args.k, _filters(args))
-    if args.json:
-        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-        return 0
-    print(render_answer(answer))
-    return 0
+    from rag.ask_cli import cmd_ask as ask
 
-
-def render_answer(answer: Any) -> str:
-    lines = []
-    if answer.abstained:
-        lines.append(f"{answer.message} (confidence {answer.confidence:.2f})")
-        if answer.passages:
-            lines.append("Closest passages:")
-            for rank, p in enumerate(answer.passages[:3], start=1):
-                lines.append(f"  [{rank}] {p.title} ({p.doc_id}): {' '.join(p.text.split())[:200]}")
-        return "\n".join(lines)
-    claim = f" (according to {answer.attribution})" if answer.attribution else ""
-    lines.append(f"Answer: {answer.answer}{claim}")
-    if answer.normalized is not None:
-        lines.append(f"Value: {answer.normalized}")
-    lines.append(f"Confidence: {answer.confidence:.2f}")
-    lines.append(f"Sentence: {answer.sentence}")
-    lines.append("Citations:")
-    for n, c in enumerate(answer.citations, start=1):
-        lines.append(f"  [{n}] {c.title} ({c.doc_id}), characters {c.start}-{c.end}")
-        lines.append(f'      "{c.quote}"')
-    lines += report_lines(answer)
-    return "\n".join(lines)
-
-
-def report_lines(answer: Any) -> list[str]:
-    """The other reports, a line each ("earlier: at least 12, city mayor, 2024-06-03")."""
-    reports = getattr(answer, "reports", None) or []
-    if not answer.agreement:
-        return []
-    sources = answer.independent_sources
-    head = f"Agreement: {answer.agreement}"
-    if answer.as_of:
-        head += f", as of {answer.as_of}"
-    if sources:
-        head += f" ({sources} independent source{'s' if sources != 1 else ''})"
-    lines = [head]
-    chosen = next(
-        (
-            r
-            for r in reports
-            if r.answer == answer.answer and r.citations == answer.citations[: len(r.citations)]
-        ),
-        None,
-    )
-    for r in reversed(reports):  # newest first
-        if r is chosen or (r.answer == answer.answer and chosen is None):
-            continue
-        label = "also" if answer.agreement == "disputed" else "earlier"
-        who = r.attribution or r.source or "unattributed"
-        when = r.event_date or (r.published_at or "")[:10] or "undated"
-        lines.append(f"  {label}: {r.answer}, {who}, {when}")
-    return lines
+    return ask(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,7 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("ask", cmd_ask, "answer a question from the sources"),
     ):
         p = add(name, func, help_)
-        p.add_argument("question")
+        if name == "ask":
+            from rag.ask_cli import add_ask_arguments
+
+            add_ask_arguments(p)
+        else:
+            p.add_argument("question")
         p.add_argument("-k", type=int, default=None, help="passages to return (1-50)")
         p.add_argument("--json", action="store_true")
         p.add_argument("--source", help="only articles from this source")

@@ -185,8 +185,8 @@ def pyplot() -> Any:
         import matplotlib
     except ImportError:
         raise RagError(
-            "the eval report's charts need matplotlib: pip install matplotlib "
-            "(or install the project with its [test] extra)"
+            "the eval report's charts need matplotlib, a dependency of the project: "
+            "pip install -c constraints.txt -e . (or pip install matplotlib)"
         ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -24,6 +24,7 @@ from rag.settings import PROJECT_ROOT
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ODESSA = "how many were wounded in Odessa?"
+FAKE_EMBEDDING_MODEL = "hashing:64"  # rag/embedder_factory.py: no model load
 SERVER_START_S = 180  # model load + seed index build on a slow, shared CI machine
 
 
@@ -82,11 +83,13 @@ def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
 
 
-def running_server(workdir: Path, token: str | None = TOKEN) -> ServeProcess:
+def running_server(
+    workdir: Path, token: str | None = TOKEN, extra_env: dict[str, str] | None = None
+) -> ServeProcess:
     """A real `rag serve` (real bundled model) on a free port, over a copy of the seeds."""
     seeds = workdir / "seeds"
     shutil.copytree(PROJECT_ROOT / "seeds", seeds)
-    env = {"RAG_SEEDS_DIR": str(seeds), "TRANSFORMERS_OFFLINE": "1"}
+    env = {"RAG_SEEDS_DIR": str(seeds), "TRANSFORMERS_OFFLINE": "1", **(extra_env or {})}
     if token:
         env["RAG_API_TOKEN"] = token
     return start(
@@ -102,4 +105,13 @@ def running_server(workdir: Path, token: str | None = TOKEN) -> ServeProcess:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     """One real server for the whole session; tests clean up what they add."""
     with running_server(tmp_path_factory.mktemp("live-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def fake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    """A real `rag serve` process on the fake embedder (starts in seconds): for the HTTP edge
+    and the CLI's --server, where what is measured is not the model."""
+    workdir = tmp_path_factory.mktemp("fake-server")
+    with running_server(workdir, extra_env={"RAG_EMBEDDING_MODEL": FAKE_EMBEDDING_MODEL}) as server:
         yield server

@@ -15,6 +15,13 @@ SEEDS = PROJECT_ROOT / "seeds"
 SEED_FILE = next(SEEDS.glob("*.txt"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """An integration test (real model, browser, server) is a slow one: `-m "not slow"` skips it."""
+    for item in items:
+        if item.get_closest_marker("integration") and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     seeds = tmp_path / "seeds"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -521,10 +522,30 @@ def test_page_is_served_with_a_strict_policy(client: TestClient) -> None:
 
 def test_openapi_docs(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
+    assert client.get("/redoc").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/ask", "/search", "/documents", "/documents/{doc_id}", "/healthz", "/readyz"} <= set(
         paths
     )
+
+
+@pytest.mark.parametrize("url", ["/docs", "/redoc"])
+def test_docs_load_every_asset_from_this_server(client: TestClient, url: str) -> None:
+    html = client.get(url).text
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    assets += re.findall(r"""url: *["']([^"']+)["']""", html)
+    assert assets and all(a.startswith("/") and not a.startswith("//") for a in assets), assets
+    assert "cdn" not in html.lower() and "fonts.googleapis" not in html
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_favicon_is_an_icon(client: TestClient) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/x-icon"
+    assert response.content[:4] == b"\x00\x00\x01\x00"  # the ICO header
+    assert '<link rel="icon" href="/favicon.ico"' in client.get("/").text
 
 
 def test_unknown_route_and_method_are_json(client: TestClient) -> None:

@@ -50,6 +50,7 @@ def bench_env(squad: Path) -> dict[str, str]:
     return {**env, "RAG_EMBEDDING_MODEL": "hashing:64", "RAG_SQUAD_DIR": str(squad)}
 
 
+@pytest.mark.slow  # every part of the benchmark, tiny: ~15 s
 def test_tiny_bench_runs_every_part_and_writes_json(tmp_path: Path):
     squad = tmp_path / "squad"
     squad.mkdir()

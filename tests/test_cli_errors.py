@@ -307,6 +307,7 @@ CASES: dict[str, Case] = {
 }
 
 
+@pytest.mark.slow  # a real `rag` process per case, ~1.3 s each: 70 s in all
 @pytest.mark.parametrize("name", list(CASES))
 def test_hostile_input(name: str, index: Path, tmp_path: Path):
     case = CASES[name]

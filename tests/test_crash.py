@@ -28,6 +28,8 @@ from rag.embedding import HashingEmbedder
 from rag.integrity import check_index
 from rag.store import IndexSpec, IndexStore
 
+pytestmark = pytest.mark.slow  # SIGKILLs real ingest processes, ~45 s
+
 SEED = int(os.environ.get("RAG_CRASH_SEED", "6"))
 RUNS = int(os.environ.get("RAG_CRASH_RUNS", "24"))
 BASE_ARTICLES, BATCH_ARTICLES, REPLACED = 40, 300, 10

@@ -29,6 +29,8 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from rag.settings import Settings
 
+pytestmark = pytest.mark.slow  # schemathesis over every operation
+
 pytest_plugins = ["api_fixtures"]
 
 MAX_EXAMPLES = int(os.environ.get("RAG_FUZZ_EXAMPLES", "25"))

@@ -163,6 +163,7 @@ DAMAGE: dict[str, Callable[[bytes], bytes]] = {
 DAMAGED_FILE = ["CURRENT", *(f"snapshot/{name}" for name in (*FILES, "manifest.json"))]
 
 
+@pytest.mark.slow  # 24 cases, each running four real commands: ~80 s
 @pytest.mark.parametrize("damage", list(DAMAGE))
 @pytest.mark.parametrize("target", DAMAGED_FILE)
 def test_damaged_file_stops_every_command_with_one_line(index: Path, target: str, damage: str):

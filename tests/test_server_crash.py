@@ -37,6 +37,8 @@ from test_reliability_http import SERVER_TOKEN, Server, fake_model_env, launch, 
 
 from rag.documents import article_from_record
 
+pytestmark = pytest.mark.slow  # SIGKILLs a real server mid-write, ~55 s
+
 SEED = int(os.environ.get("RAG_CRASH_SEED", "6"))
 RUNS = int(os.environ.get("RAG_SERVER_CRASH_RUNS", "20"))
 BASE_ARTICLES, REWRITTEN, NEW_PER_RUN = 40, 100, 10

@@ -52,14 +52,6 @@ function safeUrl(url) {
   }
 }
 
-function describeSource(item) {
-  const parts = [];
-  if (item.source) parts.push(item.source);
-  if (item.published_at) parts.push(item.published_at.slice(0, 10));
-  parts.push(item.doc_id);
-  return parts.join(" · ");
-}
-
 function titleNode(item) {
   const url = item.url ? safeUrl(item.url) : null;
   const title = item.title || item.doc_id;
@@ -68,29 +60,61 @@ function titleNode(item) {
     el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: title }));
 }
 
-function citationCard(citation) {
-  const span = answerInQuote(citation);
-  return el("li", { className: "card citation" },
-    titleNode(citation),
-    el("p", { className: "meta",
-      text: `${describeSource(citation)} · characters ${citation.start}–${citation.end}` }),
-    el("blockquote", { className: "quote" },
-      span ? highlighted(citation.quote, span[0], span[1]) : citation.quote));
+const LIKELY = 0.8; // at or above: "likely", the only band shown in colour
+const numberFormat = new Intl.NumberFormat("en");
+
+function plural(n, one, many) {
+  return `${numberFormat.format(n)} ${n === 1 ? one : many}`;
 }
 
-function passageCard(passage) {
-  return el("li", { className: "card passage" },
-    titleNode(passage),
-    el("p", { className: "meta",
-      text: `${describeSource(passage)} · characters ${passage.start}–${passage.end}` }),
-    el("blockquote", { className: "passage-text", text: passage.text }));
+function percent(value) {
+  return `${Math.round((value || 0) * 100)}%`;
 }
 
-function confidenceNode(label, value) {
-  const percent = Math.round((value || 0) * 100);
-  const meter = el("meter", { min: "0", max: "1", value: String(value || 0) });
-  return el("p", { className: "confidence", id: "confidence" },
-    `${label}: ${percent}%`, meter);
+// The source of a quote, for people: title (linked), source, date. Ids stay in the details.
+function citeLine(item) {
+  const parts = [item.source, item.published_at ? item.published_at.slice(0, 10) : null]
+    .filter(Boolean);
+  const line = el("p", { className: "cite" }, titleNode(item));
+  if (parts.length) line.append(el("span", { className: "meta", text: parts.join(" · ") }));
+  return line;
+}
+
+function quoteCard(item, quote, span) {
+  return el("li", { className: "card" },
+    el("blockquote", { className: "quote" }, span ? highlighted(quote, span[0], span[1]) : quote),
+    citeLine(item));
+}
+
+// "Likely" in colour at LIKELY and above; "Uncertain" below, in plain text.
+function confidenceNode(value) {
+  const likely = (value || 0) >= LIKELY;
+  return el("p", { className: likely ? "confidence likely" : "confidence uncertain", id: "confidence" },
+    el("strong", { text: likely ? "Likely" : "Uncertain" }),
+    likely ? " — the sentence below states it." : " — read the sentence below before relying on it.");
+}
+
+function offsetsLine(label, item, extra) {
+  return el("li", {}, el("span", { text: `${label} ` }),
+    el("code", { text: item.doc_id }), `, characters ${item.start}–${item.end}${extra || ""}`);
+}
+
+// What only developers need: ids, character offsets, the raw confidence.
+function detailsNode(doc) {
+  const rows = [];
+  if (doc.abstained) {
+    rows.push(el("li", { text: `Confidence that the sources do not say: ${percent(doc.confidence)}` }));
+    doc.passages.forEach((p, i) => rows.push(offsetsLine(`Passage [${i + 1}]`, p)));
+  } else {
+    rows.push(el("li", { text: `Confidence: ${percent(doc.confidence)} (answer type: ${doc.answer_type})` }));
+    doc.citations.forEach((c, i) => {
+      const answerAt = c.answer_start != null ? `; answer at ${c.answer_start}–${c.answer_end}` : "";
+      rows.push(offsetsLine(`Citation [${i + 1}]`, c, answerAt));
+    });
+  }
+  return el("details", { className: "details", id: "details" },
+    el("summary", { text: "Details: ids and character offsets" }),
+    el("ul", {}, ...rows));
 }
 
 function renderAnswer(doc) {
@@ -100,29 +124,37 @@ function renderAnswer(doc) {
   if (doc.attribution) {
     box.append(el("p", { className: "meta", id: "attribution", text: `according to ${doc.attribution}` }));
   }
-  box.append(confidenceNode("Confidence", doc.confidence));
+  box.append(confidenceNode(doc.confidence));
+  // The sentence is shown once: with its source under it, and left out of the other sources.
+  const cited = doc.citations.find((c) => c.quote === doc.sentence) || null;
   if (doc.sentence) {
-    const cited = doc.citations.find((c) => c.quote === doc.sentence && answerInQuote(c));
-    const span = cited ? answerInQuote(cited) : answerInText(doc.sentence, doc.answer);
+    const span = cited && answerInQuote(cited) ? answerInQuote(cited) : answerInText(doc.sentence, doc.answer);
     box.append(el("blockquote", { id: "sentence" },
       span ? highlighted(doc.sentence, span[0], span[1]) : doc.sentence));
+    if (cited) box.append(citeLine(cited));
   }
-  const sources = el("section", { className: "sources" }, el("h2", { text: "Sources" }),
-    el("ol", { className: "cards", id: "citations" }, ...doc.citations.map(citationCard)));
-  return [box, sources];
+  const others = doc.citations.filter((c) => c !== cited);
+  const parts = [box];
+  if (others.length) {
+    parts.push(el("section", { className: "sources" }, el("h2", { text: "Also cited" }),
+      el("ol", { className: "cards", id: "citations" },
+        ...others.map((c) => quoteCard(c, c.quote, answerInQuote(c))))));
+  }
+  parts.push(detailsNode(doc));
+  return parts;
 }
 
 function renderAbstention(doc) {
   const box = el("article", { className: "card abstained", id: "answer-card" },
     el("h2", { text: "No answer" }),
-    el("p", { className: "answer-text", id: "abstention", text: doc.message || "The sources do not say." }),
-    confidenceNode("Confidence that the sources do not say", doc.confidence));
+    el("p", { className: "answer-text", id: "abstention", text: doc.message || "The sources do not say." }));
   const closest = el("section", { className: "sources" },
     el("h2", { text: "Closest passages" }),
     doc.passages.length
-      ? el("ol", { className: "cards", id: "passages" }, ...doc.passages.slice(0, 3).map(passageCard))
+      ? el("ol", { className: "cards", id: "passages" },
+        ...doc.passages.slice(0, 3).map((p) => quoteCard(p, p.text, null)))
       : el("p", { className: "meta", text: "No passage matched." }));
-  return [box, closest];
+  return [box, closest, detailsNode(doc)];
 }
 
 function showError(message) {
@@ -144,19 +176,53 @@ function requestBody() {
   return body;
 }
 
+// How many articles the index holds (from /readyz), or null when it does not say.
+async function articleCount() {
+  try {
+    const response = await fetch("/readyz", { headers: { Accept: "application/json" } });
+    const ready = response.ok ? await response.json() : null;
+    return ready && Number.isInteger(ready.articles) ? ready.articles : null;
+  } catch {
+    return null;
+  }
+}
+
+// "Searched 1,377 articles, read 5 passages." (what the answer was drawn from)
+function statusLine(doc, articles, filtered) {
+  const read = `read ${plural(doc.passages.length, "passage", "passages")}`;
+  let line = articles == null
+    ? `Read ${plural(doc.passages.length, "passage", "passages")}`
+    : `Searched ${plural(articles, "article", "articles")}${filtered ? " (filtered)" : ""}, ${read}`;
+  line += doc.abstained ? "; the sources do not say." : ".";
+  return line;
+}
+
+// Keep the question in the address (/?q=...), so an answer can be shared or bookmarked.
+function remember(question) {
+  const url = new URL(window.location.href);
+  if (url.searchParams.get("q") === question) return;
+  url.searchParams.set("q", question);
+  window.history.pushState({ q: question }, "", url);
+}
+
 async function ask(event) {
-  event.preventDefault();
+  if (event) event.preventDefault();
   const button = $("ask");
   const result = $("result");
+  const body = requestBody();
   $("error").hidden = true;
   button.disabled = true;
+  result.setAttribute("aria-busy", "true");
   $("status").textContent = "Reading the sources…";
   try {
-    const response = await fetch("/ask", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(requestBody()),
-    });
+    const [response, articles] = await Promise.all([
+      fetch("/ask", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body),
+      }),
+      articleCount(),
+    ]);
     let doc = null;
     try {
       doc = await response.json();
@@ -171,24 +237,34 @@ async function ask(event) {
     }
     result.replaceChildren(...(doc.abstained ? renderAbstention(doc) : renderAnswer(doc)));
     result.hidden = false;
-    const read = doc.passages.length === 1 ? "1 passage" : `${doc.passages.length} passages`;
-    $("status").textContent = doc.abstained ? `Read ${read}; no answer.` : `Read ${read}.`;
-    const url = new URL(window.location.href);
-    url.searchParams.set("q", $("question").value);
-    window.history.replaceState(null, "", url);
+    $("status").textContent = statusLine(doc, articles, Boolean(body.filters));
+    remember(body.question);
   } catch (err) {
     showError("Could not reach the server; is `rag serve` still running?");
     $("status").textContent = "";
   } finally {
     button.disabled = false;
+    result.removeAttribute("aria-busy");
   }
+}
+
+function askFromAddress() {
+  const q = new URLSearchParams(window.location.search).get("q");
+  if (!q) return;
+  $("question").value = q;
+  ask(null);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   $("ask-form").addEventListener("submit", ask);
-  const q = new URLSearchParams(window.location.search).get("q");
-  if (q) {
-    $("question").value = q;
-    $("ask-form").requestSubmit();
-  }
+  window.addEventListener("popstate", askFromAddress);
+  // "/" anywhere but in a field puts the cursor in the question, as on many search pages.
+  document.addEventListener("keydown", (event) => {
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
+    if (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      event.preventDefault();
+      $("question").focus();
+    }
+  });
+  askFromAddress();
 });
