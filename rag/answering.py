@@ -322,7 +322,9 @@ class Answerer:
             question=question,
             answer=cand.text,
             answer_type=qa.answer_type.value,
-            normalized=_normalized(cand),
+            normalized=_normalized(cand)
+            if qa.answer_type in (AnswerType.COUNT, AnswerType.DATE)
+            else None,
             confidence=round(best.confidence, 4),
             abstained=False,
             attribution=attribution(row.sentence.text, cand.start, self.lexicon),

@@ -133,8 +133,11 @@ function renderAnswer(doc) {
       span ? highlighted(doc.sentence, span[0], span[1]) : doc.sentence));
     if (cited) box.append(citeLine(cited));
   }
+  if (doc.message) box.append(el("p", { className: "disputed-note", id: "message", text: doc.message }));
   const others = doc.citations.filter((c) => c !== cited);
   const parts = [box];
+  const timeline = reportsNode(doc);
+  if (timeline) parts.push(timeline);
   if (others.length) {
     parts.push(el("section", { className: "sources" }, el("h2", { text: "Also cited" }),
       el("ol", { className: "cards", id: "citations" },
@@ -142,6 +145,41 @@ function renderAnswer(doc) {
   }
   parts.push(detailsNode(doc));
   return parts;
+}
+
+const AGREEMENT = {
+  single: "One report",
+  consistent: "Sources agree",
+  updated: "Figures were updated over time",
+  disputed: "Sources disagree",
+};
+
+// What several articles say: a short timeline, oldest first; each figure opens its quote.
+function reportsNode(doc) {
+  const reports = doc.reports || [];
+  if (!doc.agreement || reports.length < 2) return null;
+  const chosen = new Set(doc.citations.map((c) => `${c.doc_id}:${c.answer_start}`));
+  const items = reports.map((r) => {
+    const isChosen = r.citations.some((c) => chosen.has(`${c.doc_id}:${c.answer_start}`));
+    const when = r.event_date || (r.published_at || "").slice(0, 10) || "undated";
+    const who = r.attribution || r.source || "unattributed";
+    const first = r.citations[0];
+    const details = el("details", { className: "report-quote" },
+      el("summary", {}, el("strong", { text: r.answer }), ` — ${who}, ${when}`,
+        r.change ? el("span", { className: "meta", text: " (update)" }) : null,
+        isChosen ? el("span", { className: "meta", text: " (the answer)" }) : null),
+      el("ol", { className: "cards" }, ...r.citations.map((c) => quoteCard(c, c.quote, answerInQuote(c)))));
+    const cls = ["report", isChosen ? "chosen" : "", doc.agreement === "disputed" ? "disputed" : ""]
+      .filter(Boolean).join(" ");
+    return first ? el("li", { className: cls }, details) : null;
+  });
+  const sources = doc.independent_sources;
+  const head = `${AGREEMENT[doc.agreement] || doc.agreement}${doc.as_of ? `, as of ${doc.as_of}` : ""}` +
+    (sources ? ` (${plural(sources, "independent source", "independent sources")})` : "");
+  return el("section", { className: "sources", id: "reports" },
+    el("h2", { text: "What the sources report" }),
+    el("p", { className: doc.agreement === "disputed" ? "meta disputed-note" : "meta", id: "agreement", text: head }),
+    el("ol", { className: "timeline" }, ...items));
 }
 
 function renderAbstention(doc) {
