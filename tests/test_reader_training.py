@@ -15,6 +15,7 @@ from rag.reader.model import LoraSettings, adapter_tensors, build_reader
 from rag.reader.schedule import BatchPlan, Budget, TrainState
 
 BASE = bundled_model_path()
+pytestmark = pytest.mark.integration  # the real base model, a short training run
 
 
 def test_every_window_is_read_once_per_epoch_in_batches_of_like_length() -> None:
