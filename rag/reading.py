@@ -68,6 +68,7 @@ class SpanChoice:
     margin: float  # the passage's no-answer score minus this span's score
     retrieval: float  # cosine of the question and the passage
     agreement: float  # share of the other passages whose best span says the same
+    rank: float = 0.0  # what spans of different passages compete on (best first)
 
 
 def _key(text: str) -> str:
@@ -139,11 +140,15 @@ class ReaderAnswerer:
         self.threshold = calibration.threshold if threshold is None else threshold
         self.prefer_typed = prefer_typed
         self.analyzer = analyzer
+        self.passage_weight = reader.manifest.passage_weight
 
     def choices(self, question: str, passages: Sequence[Passage]) -> list[SpanChoice]:
-        """Every span the reader proposes in the passages, best first."""
+        """Every span the reader proposes in the passages, best first: by the reader's score
+        plus the artifact's passage weight times the passage's retrieval score (raw span scores
+        of different passages are not comparable; measured in rag.reader.calibrate)."""
         readings = self.reader.read(question, [p.text for p in passages])
         tops = [_key(r.best.text) if r.best else None for r in readings]
+        weight = self.passage_weight
         out = []
         for i, (passage, reading) in enumerate(zip(passages, readings, strict=True)):
             others = len(passages) - 1
@@ -160,9 +165,10 @@ class ReaderAnswerer:
                         margin=reading.no_answer - span.score,
                         retrieval=float(passage.dense_score or 0.0),
                         agreement=agree / others if others else 0.0,
+                        rank=span.score + weight * passage.score,
                     )
                 )
-        return sorted(out, key=lambda c: -c.score)
+        return sorted(out, key=lambda c: -c.rank)
 
     def pick(self, choices: Sequence[SpanChoice], answer_type: AnswerType) -> SpanChoice | None:
         """The best span; for a count, the best span that holds a number when one does."""

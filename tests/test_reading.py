@@ -25,6 +25,7 @@ TEXT_B = "Officials in Kherson said five people died. Repairs began on Wednesday
 @dataclass
 class StubManifest:
     calibration: AbstentionModel | None
+    passage_weight: float = 0.0
 
 
 @dataclass

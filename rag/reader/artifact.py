@@ -49,6 +49,9 @@ class ReaderManifest:
     adapter_sha256: str
     calibration: AbstentionModel | None = None
     training: dict[str, Any] = field(default_factory=dict)
+    # How spans of different passages compete: reader score + passage_weight * the passage's
+    # fused retrieval score (0..1); fitted with the calibration (rag.reader.calibrate).
+    passage_weight: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +67,7 @@ class ReaderManifest:
             "max_answer_tokens": self.max_answer_tokens,
             "calibration": self.calibration.to_dict() if self.calibration else None,
             "training": self.training,
+            "answering": {"passage_weight": self.passage_weight},
         }
 
     @classmethod
@@ -87,6 +91,7 @@ class ReaderManifest:
             adapter_sha256=str(data["adapter_sha256"]),
             calibration=AbstentionModel.from_dict(calibration) if calibration else None,
             training=dict(data.get("training") or {}),
+            passage_weight=float((data.get("answering") or {}).get("passage_weight", 0.0)),
         )
 
 
