@@ -320,3 +320,51 @@ def test_redoc_renders_with_no_network(fake_server, page) -> None:
     assert "/ask" in page.text_content("body")
     assert blocked == []
     assert page.errors == []
+
+
+# ----- several reports of one event (a server over eval/updates' articles) -------------------
+TOLL = "How many people died in the Kryvyi Rih apartment building strike?"
+
+
+@pytest.fixture(scope="module")
+def updates_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from rag.serve_process import start
+    from api_fixtures import SERVER_START_S
+
+    workdir = tmp_path_factory.mktemp("updates-server")
+    seeds = workdir / "seeds"
+    seeds.mkdir()
+    (seeds / "articles.jsonl").write_bytes(
+        (PROJECT_ROOT / "eval" / "updates" / "articles.jsonl").read_bytes()
+    )
+    env = {"RAG_SEEDS_DIR": str(seeds), "TRANSFORMERS_OFFLINE": "1"}
+    with start(
+        workdir / "index",
+        workdir / "server.log",
+        env=env,
+        clean_env=True,
+        start_timeout_s=SERVER_START_S,
+    ) as server:
+        yield server
+
+
+def test_reports_of_several_articles_show_as_a_timeline(updates_server, page) -> None:
+    page.goto(updates_server.base_url + "/?q=" + TOLL.replace(" ", "+"))
+    page.wait_for_selector("#result:not([hidden]) #answer-card", timeout=WAIT_MS)
+    with updates_server.client() as http:
+        doc = http.post("/ask", json={"question": TOLL}).json()
+    assert len(doc["reports"]) >= 2, doc["reports"]  # the toll changed across the articles
+    page.wait_for_selector("#reports")
+    items = page.query_selector_all("#reports .timeline > li")
+    assert len(items) == len(doc["reports"])
+    labels = {
+        "updated": "Figures were updated over time",
+        "disputed": "Sources disagree",
+        "consistent": "Sources agree",
+    }
+    assert page.text_content("#agreement").startswith(labels[doc["agreement"]])
+    page.click("#reports .timeline > li:first-child summary")  # a figure opens its quote
+    first = doc["reports"][0]["citations"][0]["quote"]
+    assert first in shown_text(page, "#reports")
+    assert page.errors == []
+    screenshot(page, "reports.png")
