@@ -328,8 +328,9 @@ TOLL = "How many people died in the Kryvyi Rih apartment building strike?"
 
 @pytest.fixture(scope="module")
 def updates_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from rag.serve_process import start
     from api_fixtures import SERVER_START_S
+
+    from rag.serve_process import start
 
     workdir = tmp_path_factory.mktemp("updates-server")
     seeds = workdir / "seeds"
