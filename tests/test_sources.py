@@ -251,3 +251,23 @@ def test_rag_ingest_a_mixed_folder_from_the_command_line(mixed: Path, tmp_path: 
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert json.loads(info.stdout)["articles"] == 8
+
+
+def test_the_progress_line_shows_files_articles_and_chunk_rate() -> None:
+    import io
+
+    from rag.ingest.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(stream, enabled=True)
+    progress.reading(3, 3, 7)
+    progress.embedding(0, 512)
+    progress.embedding(512, 512)
+    progress.close()
+    shown = stream.getvalue()
+    assert "reading 3/3 files, 7 articles" in shown
+    assert "3 files, 7 articles; embedding 512/512 chunks" in shown and "chunks/s, ETA" in shown
+    assert shown.endswith("\r")  # the line is cleared for the summary
+    quiet = io.StringIO()
+    Progress(quiet).reading(1, 1, 1)  # a StringIO is not a terminal
+    assert quiet.getvalue() == ""
