@@ -69,6 +69,16 @@ class AskRequest(BaseModel):
     filters: FiltersIn | None = None
 
 
+class CopyOut(BaseModel):
+    """Another outlet's publication of the same wire story, folded into this article."""
+
+    id: str
+    source: str | None
+    url: str | None
+    published_at: str | None
+    title: str | None
+
+
 class PassageOut(BaseModel):
     chunk_id: int
     doc_id: str
@@ -82,6 +92,9 @@ class PassageOut(BaseModel):
     score: float
     dense_score: float | None
     lexical_score: float | None
+    also_published: list[CopyOut] = Field(
+        default_factory=list, description="other outlets that published this article"
+    )
 
 
 class CitationOut(BaseModel):
@@ -149,11 +162,23 @@ class DocumentIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    text: str
-    id: str | int | None = Field(default=None, examples=["kyiv-2024-03-01"])
+    text: str | None = Field(default=None, description="the article's text (or send `html`)")
+    html: str | None = Field(
+        default=None,
+        description="a web page instead of `text`: its main text, title, site, date and "
+        "canonical URL are extracted",
+    )
+    id: str | int | None = Field(
+        default=None,
+        max_length=512,
+        examples=["kyiv-2024-03-01", "https://example.com/world/kyiv-strike"],
+        description="any string up to 512 characters; default: the canonical `url`, else a "
+        "hash of the text",
+    )
     title: str | None = None
     url: str | None = None
     source: str | None = None
+    author: str | None = None
     published_at: str | None = Field(default=None, examples=["2024-03-01"])
 
 
@@ -164,6 +189,11 @@ class DocumentSummary(BaseModel):
     url: str | None
     published_at: str | None
     chars: int
+    author: str | None = None
+    place: str | None = Field(default=None, description="from the article's dateline")
+    also_published: list[CopyOut] = Field(
+        default_factory=list, description="wire copies of this article from other outlets"
+    )
 
 
 class DocumentOut(DocumentSummary):
@@ -182,10 +212,16 @@ class SkippedOut(BaseModel):
     error: str
 
 
+class FoldedOut(BaseModel):
+    id: str
+    into: str = Field(description="the stored article it is a copy of")
+
+
 class IngestOut(BaseModel):
     added: list[str]
     replaced: list[str]
     unchanged: list[str]
+    folded: list[FoldedOut] = Field(default_factory=list)
     skipped: list[SkippedOut]
     chunks_added: int
     committed: bool

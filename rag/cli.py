@@ -50,15 +50,18 @@ def _print_skipped(report: Any) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     pipeline = _pipeline(args)
     paths = [Path(p) for p in args.paths]
-    report = pipeline.ingest_paths(paths, strict=args.strict, show_progress=sys.stderr.isatty())
+    report = pipeline.ingest_paths(
+        paths, strict=args.strict, show_progress=sys.stderr.isatty(), id_from=args.id_from
+    )
     _print_skipped(report)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         state = "written" if report.committed else "unchanged"
         print(
             f"{len(report.added)} added, {len(report.replaced)} replaced, "
-            f"{len(report.unchanged)} unchanged, {len(report.skipped)} skipped; "
+            f"{len(report.folded)} folded as copies, {len(report.unchanged)} unchanged, "
+            f"{len(report.skipped)} skipped; "
             f"{report.chunks_added} chunks embedded; index {state} at {pipeline.store.root}"
         )
     if args.strict and report.skipped:
@@ -79,15 +82,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     info = pipeline.info()
     if args.json:
         info["documents"] = [
-            {"id": a.id, "title": a.title, "source": a.source, "published_at": a.published_at}
+            {
+                "id": a.id,
+                "title": a.title,
+                "source": a.source,
+                "published_at": a.published_at,
+                "also_published": len(a.also_published),
+            }
             for a in pipeline.snapshot.articles.values()
         ]
-        print(json.dumps(info, indent=2))
+        print(json.dumps(info, indent=2, ensure_ascii=False))
         return 0
     for key, value in info.items():
         print(f"{key:16} {value}")
     for article in pipeline.snapshot.articles.values():
-        print(f"  {article.id}  {article.title[:70]}")
+        copies = f"  (+{len(article.also_published)} copies)" if article.also_published else ""
+        print(f"  {article.id}  {article.title[:70]}{copies}")
     return 0
 
 
@@ -116,6 +126,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     for rank, p in enumerate(passages, start=1):
         print(f"[{rank}] {p.title}  ({p.doc_id}, chars {p.start}-{p.end}, score {p.score:.4f})")
         print("    " + " ".join(p.text.split())[:300])
+        if p.also_published:
+            print("    also published by: " + copies_line(p.also_published))
     return 0
 
 
@@ -123,6 +135,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from rag.ask_cli import cmd_ask as ask
 
     return ask(args)
+
+
+def copies_line(copies: Any) -> str:
+    """Who else published a wire story ("Kyiv Post 2024-03-03, ...")."""
+    return ", ".join(
+        " ".join(x for x in (c.source or c.url or c.id, (c.published_at or "")[:10]) if x)
+        for c in copies
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,8 +158,19 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("ingest", cmd_ingest, "add or replace articles from files and folders")
-    p.add_argument("paths", nargs="+", help=".txt/.md/.json/.jsonl files or folders")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        help=".txt/.md/.json/.jsonl, .html/.htm, .xml/.rss/.atom feeds, .pdf; files or folders",
+    )
     p.add_argument("--strict", action="store_true", help="write nothing if any file is bad")
+    p.add_argument(
+        "--id-from",
+        choices=("content", "path"),
+        default="content",
+        help="id of a .txt/.md file (or a page or PDF without a URL): a hash of its "
+        "text (default), or its path, so an edited file replaces the old version",
+    )
     p.add_argument("--json", action="store_true")
 
     p = add("delete", cmd_delete, "remove one article")

@@ -1,23 +1,51 @@
-"""Articles: parsing `.txt`/`.md`/`.json`/`.jsonl` files into validated records with stable ids."""
+"""Articles: parsing files into validated records with stable ids.
+
+`.txt`/`.md`/`.json`/`.jsonl` are read here; web pages, feeds and PDFs by the converters in
+`rag/ingest/`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rag.errors import BadDocument
+from rag.ingest.ids import MAX_ID_CHARS, canonical_url, check_id
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 RECORD_SUFFIXES = {".json", ".jsonl"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+FEED_SUFFIXES = {".xml", ".rss", ".atom"}
+PDF_SUFFIXES = {".pdf"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | RECORD_SUFFIXES | HTML_SUFFIXES | FEED_SUFFIXES | PDF_SUFFIXES
 MAX_TITLE_CHARS = 200
+IdFrom = Literal["content", "path"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big a web page or feed, and a PDF, may be before it is refused unread."""
+
+    max_page_bytes: int = 10_000_000
+    max_pdf_bytes: int = 100_000_000
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Another outlet's publication of a stored article (a wire copy folded into it)."""
+
+    id: str
+    source: str | None = None
+    url: str | None = None
+    published_at: str | None = None
+    title: str | None = None
+
+
 HEADER_LINES = 6  # how far from the top a repeated title line is looked for
 
 
@@ -33,6 +61,9 @@ class Article:
     published_at: str | None = None
     # Character ranges of `text` that are indexed; a repeated title line is left out.
     index_spans: tuple[tuple[int, int], ...] = field(default=())
+    author: str | None = None
+    place: str | None = None  # from a dateline ("KYIV, March 3 (Reuters) -")
+    also_published: tuple[Copy, ...] = ()  # wire copies folded into this article
 
     @property
     def content_hash(self) -> str:
@@ -152,6 +183,8 @@ def title_and_spans(text: str) -> tuple[str, tuple[tuple[int, int], ...]]:
 
 
 def article_from_text(text: str, where: str, doc_id: str | None = None) -> Article:
+    if doc_id is not None:
+        doc_id = check_id(doc_id, where)
     if not text.strip():
         raise BadDocument(f"{where}: empty article")
     if "\x00" in text:
@@ -165,6 +198,8 @@ def article_from_record(record: Any, where: str) -> Article:
     `published_at` optional."""
     if not isinstance(record, dict):
         raise BadDocument(f"{where}: expected a JSON object with a 'text' field")
+    if record.get("text") is None and record.get("html") is not None:
+        return _article_from_html_record(record, where)
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
         raise BadDocument(f"{where}: record has no 'text' (a non-empty string is required)")
@@ -172,32 +207,66 @@ def article_from_record(record: Any, where: str) -> Article:
         raise BadDocument(f"{where}: text contains NUL bytes")
     _valid_unicode(text, "text", where)
     raw_id = record.get("id")
-    if raw_id is not None and not isinstance(raw_id, str | int):
-        raise BadDocument(f"{where}: id must be a string or an integer")
-    doc_id = str(raw_id).strip() if raw_id is not None else None
-    if doc_id is not None and not ID_PATTERN.match(doc_id):
-        raise BadDocument(
-            f"{where}: id {doc_id[:40]!r} is not allowed "
-            "(1-128 letters, digits, '.', '_', ':', '-'; starting with a letter or digit)"
-        )
+    doc_id = check_id(raw_id, where) if raw_id is not None else None
     title = _optional_str(record, "title", where)
     if title is None:
         title, spans = title_and_spans(text)
     else:
         spans = ()
+    url = _optional_str(record, "url", where)
     return Article(
-        id=doc_id or content_id(text),
+        id=doc_id or url_id(url, where) or content_id(text),
         title=title[:MAX_TITLE_CHARS],
         text=text,
         source=_optional_str(record, "source", where),
-        url=_optional_str(record, "url", where),
+        url=url,
         published_at=normalize_date(record.get("published_at"), where),
         index_spans=spans,
+        author=_optional_str(record, "author", where),
     )
 
 
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
+def _article_from_html_record(record: dict[str, Any], where: str) -> Article:
+    """`{"html": ..., "url": ...}`: the page's main text and metadata; fields the record
+    gives (`id`, `title`, `source`, `published_at`, `author`) win over the page's own."""
+    from dataclasses import replace
+
+    from rag.ingest.html import article_from_html
+
+    page = record["html"]
+    if not isinstance(page, str) or not page.strip():
+        raise BadDocument(f"{where}: html must be a non-empty string")
+    _valid_unicode(page, "html", where)
+    url = _optional_str(record, "url", where)
+    article = article_from_html(page, where, url=url)
+    given = {key: _optional_str(record, key, where) for key in ("title", "source", "author")}
+    published = normalize_date(record.get("published_at"), where)
+    raw_id = record.get("id")
+    return replace(
+        article,
+        id=check_id(raw_id, where) if raw_id is not None else article.id,
+        published_at=published or article.published_at,
+        **{key: value for key, value in given.items() if value},
+    )
+
+
+def url_id(url: str | None, where: str) -> str | None:
+    """The id of an article known by its URL: the canonical URL, so a page ingested again
+    replaces itself.
+
+    >>> url_id("https://Example.com/a?utm_source=rss#x", "x")
+    'https://example.com/a'
+    """
+    if not url:
+        return None
+    canonical = canonical_url(url)
+    if len(canonical) > MAX_ID_CHARS:
+        return "url-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+    return check_id(canonical, where)
+
+
+def _decode(path: Path, raw: bytes | None = None) -> str:
+    raw = path.read_bytes() if raw is None else raw
     if b"\x00" in raw[:8192]:
         raise BadDocument(f"{path}: binary file, not a text article")
     try:
@@ -206,17 +275,27 @@ def _decode(path: Path) -> str:
         raise BadDocument(f"{path}: invalid UTF-8 at byte {exc.start}") from None
 
 
-def read_file(path: Path) -> Iterator[Article | Problem]:
-    """Articles of one file, with a Problem for every bad file or record (the rest still come)."""
+def read_file(
+    path: Path, *, id_from: IdFrom = "content", limits: Limits = Limits()
+) -> Iterator[Article | Problem]:
+    """Articles of one file, with a Problem for every bad file or record (the rest still come).
+
+    `id_from="path"` keys a `.txt`/`.md` file by its path, so an edited file replaces itself.
+    """
     suffix = path.suffix.lower()
+    path_id = path.as_posix() if id_from == "path" else None
+    if suffix in HTML_SUFFIXES | FEED_SUFFIXES | PDF_SUFFIXES:
+        yield from _read_source(path, suffix, limits, path_id)
+        return
     try:
-        text = _decode(path)
+        raw = path.read_bytes()
+        text = _decode(path, raw)
     except (BadDocument, OSError) as exc:
         yield Problem(str(path), str(exc).removeprefix(f"{path}: "))
         return
     if suffix in TEXT_SUFFIXES:
         try:
-            yield article_from_text(text, str(path))
+            yield article_from_text(text, str(path), path_id)
         except BadDocument as exc:
             yield Problem(str(path), str(exc).removeprefix(f"{path}: "))
     elif suffix == ".jsonl":
@@ -235,8 +314,49 @@ def read_file(path: Path) -> Iterator[Article | Problem]:
                 yield Problem(where, str(exc).removeprefix(f"{where}: "))
     elif suffix == ".json":
         yield from _read_json(path, text)
+    elif _looks_like_feed(raw):
+        yield from _read_source(path, ".xml", limits, path_id)
     else:
         yield Problem(str(path), f"unsupported file type {suffix or '(none)'}")
+
+
+def _looks_like_feed(raw: bytes) -> bool:
+    """An RSS/Atom document under another name (`feed`, `index.php`, ...)."""
+    head = raw[:2048].lstrip().lower()
+    return head.startswith(b"<?xml") or head.startswith(b"<rss") or head.startswith(b"<feed")
+
+
+def _read_source(
+    path: Path, suffix: str, limits: Limits, path_id: str | None
+) -> Iterator[Article | Problem]:
+    """A web page, a feed or a PDF through its converter; a bad one is one Problem.
+
+    A page's id is its canonical URL when it names one, else `path_id` or a content hash."""
+    from rag.ingest import feeds, html, pdf
+
+    limit = limits.max_pdf_bytes if suffix in PDF_SUFFIXES else limits.max_page_bytes
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise BadDocument(
+                f"{size:,} bytes, over the limit of {limit:,} for a "
+                f"{'PDF' if suffix in PDF_SUFFIXES else 'page or feed'}; not read"
+            )
+        raw = path.read_bytes()
+        found: list[Article | Problem]
+        if suffix in PDF_SUFFIXES:
+            found = [pdf.article_from_pdf(raw, str(path), fallback_id=path_id)]
+        elif suffix in HTML_SUFFIXES:
+            found = [html.article_from_html(raw, str(path), fallback_id=path_id)]
+        else:
+            found = feeds.articles_from_feed(raw, str(path))
+    except BadDocument as exc:
+        yield Problem(str(path), str(exc).removeprefix(f"{path}: "))
+        return
+    except OSError as exc:
+        yield Problem(str(path), f"cannot be read ({exc.strerror or exc})")
+        return
+    yield from found
 
 
 def _read_json(path: Path, text: str) -> Iterator[Article | Problem]:
@@ -268,9 +388,11 @@ def iter_paths(paths: Iterable[Path]) -> Iterator[Path | Problem]:
             yield Problem(str(path), "no such file or folder")
 
 
-def read_paths(paths: Iterable[Path]) -> Iterator[Article | Problem]:
+def read_paths(
+    paths: Iterable[Path], *, id_from: IdFrom = "content", limits: Limits = Limits()
+) -> Iterator[Article | Problem]:
     for item in iter_paths(paths):
         if isinstance(item, Problem):
             yield item
         else:
-            yield from read_file(item)
+            yield from read_file(item, id_from=id_from, limits=limits)

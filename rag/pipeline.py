@@ -15,7 +15,7 @@ import numpy as np
 from rag import sentence_vectors
 from rag.answering import Answer, Answerer
 from rag.chunking import chunk_article, make_splitter
-from rag.documents import Article, Problem, read_paths
+from rag.documents import Article, IdFrom, Limits, Problem, iter_paths, read_file
 from rag.embedder_factory import make_embedder
 from rag.embedding import Embedder
 from rag.errors import (
@@ -25,6 +25,8 @@ from rag.errors import (
     QuestionTooLong,
     RagError,
 )
+from rag.ingest.folding import CopyIndex, fold
+from rag.ingest.progress import Progress
 from rag.lexicon import Lexicon, load_lexicon
 from rag.reading import ReaderAnswerer
 from rag.retrieval import Filters, Passage, Retriever
@@ -34,6 +36,7 @@ from rag.text import Analyzer, load_aliases
 from rag.vector_index import IndexParams
 
 logger = logging.getLogger(__name__)
+EMBED_SLICE = 256  # chunks embedded between two progress redraws on a terminal
 
 
 @dataclass
@@ -42,6 +45,7 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[Problem] = field(default_factory=list)
+    folded: list[tuple[str, str]] = field(default_factory=list)  # (copy id, kept article id)
     chunks_added: int = 0
     committed: bool = False
 
@@ -50,6 +54,7 @@ class IngestReport:
             "added": self.added,
             "replaced": self.replaced,
             "unchanged": self.unchanged,
+            "folded": [{"id": copy, "into": kept} for copy, kept in self.folded],
             "skipped": [{"location": p.location, "error": p.message} for p in self.skipped],
             "chunks_added": self.chunks_added,
             "committed": self.committed,
@@ -102,6 +107,7 @@ class Pipeline:
         self._following = threading.Lock()  # held while a newer snapshot is being loaded
         self._checked_at = time.monotonic()
         self._unloadable = ""  # a newer snapshot that failed to load
+        self._signatures: dict[str, tuple[str, Any]] = {}  # article MinHashes, kept across writes
 
     # ----- state --------------------------------------------------------------------------
     def open(self) -> Snapshot:
@@ -173,13 +179,27 @@ class Pipeline:
 
     # ----- writes -------------------------------------------------------------------------
     def ingest_paths(
-        self, paths: Iterable[Path], *, strict: bool = False, show_progress: bool = False
+        self,
+        paths: Iterable[Path],
+        *,
+        strict: bool = False,
+        show_progress: bool = False,
+        id_from: IdFrom = "content",
     ) -> IngestReport:
+        progress = Progress(enabled=show_progress)
+        files = list(iter_paths(paths))
         articles: list[Article] = []
-        problems: list[Problem] = []
-        for item in read_paths(paths):
-            (problems if isinstance(item, Problem) else articles).append(item)  # type: ignore[arg-type]
-        return self.ingest(articles, problems=problems, strict=strict, show_progress=show_progress)
+        problems: list[Problem] = [f for f in files if isinstance(f, Problem)]
+        readable = [f for f in files if isinstance(f, Path)]
+        limits = Limits(self.settings.max_page_bytes, self.settings.max_pdf_bytes)
+        for done, path in enumerate(readable, start=1):
+            for item in read_file(path, id_from=id_from, limits=limits):
+                (problems if isinstance(item, Problem) else articles).append(item)  # type: ignore[arg-type]
+            progress.reading(done, len(readable), len(articles))
+        try:
+            return self.ingest(articles, problems=problems, strict=strict, progress=progress)
+        finally:
+            progress.close()
 
     def ingest(
         self,
@@ -188,9 +208,12 @@ class Pipeline:
         problems: list[Problem] | None = None,
         strict: bool = False,
         show_progress: bool = False,
+        progress: Progress | None = None,
     ) -> IngestReport:
-        """Add or replace articles in one atomic write; bad ones are reported, not fatal."""
+        """Add or replace articles in one atomic write; bad ones are reported, not fatal;
+        wire copies of stored articles are folded into them (`also_published`)."""
         report = IngestReport(skipped=list(problems or []))
+        progress = progress or Progress(enabled=show_progress)
         incoming: dict[str, Article] = {}
         for article in articles:
             if len(article.text) > self.settings.max_article_chars:
@@ -204,28 +227,40 @@ class Pipeline:
                     )
                 )
                 continue
-            incoming[article.id] = article  # the last of duplicate ids wins, as a replacement
+            incoming.pop(article.id, None)  # the last of duplicate ids wins, in its place
+            incoming[article.id] = article
         if strict and report.skipped:
             return report
         with self.store.write_lock():
             base = self.store.base_for_write()
-            changed = {}
-            for doc_id, article in incoming.items():
+            copies = (
+                CopyIndex(self.settings.fold_threshold, self._signatures)
+                if self.settings.fold_copies
+                else None
+            )
+            plan = fold(base.articles, incoming.values(), copies)
+            report.folded = plan.folded
+            changed: dict[str, Article] = {}  # re-chunked and embedded
+            updated = {
+                k: a for k, a in plan.touched.items() if a != base.articles[k]
+            }  # records only
+            for doc_id, article in plan.store.items():
                 old = base.articles.get(doc_id)
                 if old is not None and old.content_hash == article.content_hash:
                     report.unchanged.append(doc_id)
+                    if old != article:
+                        updated[doc_id] = article
                 else:
                     (report.replaced if old is not None else report.added).append(doc_id)
                     changed[doc_id] = article
-            if not changed:
+            if not changed and not updated:
                 self._install(base) if base.name else None
                 return report
             keep = [i for i, c in enumerate(base.chunks) if c.article_id not in changed]
             new_chunks = [c for a in changed.values() for c in chunk_article(a, self.splitter)]
-            vectors = self.embedder.encode_documents(
-                [c.text for c in new_chunks], show_progress=show_progress
-            )
+            vectors = self._embed_chunks([c.text for c in new_chunks], progress)
             all_articles = {k: v for k, v in base.articles.items() if k not in changed}
+            all_articles.update(updated)
             all_articles.update(changed)
             chunks = [base.chunks[i] for i in keep] + [
                 ChunkRecord(c.article_id, c.start, c.end, c.text) for c in new_chunks
@@ -236,13 +271,25 @@ class Pipeline:
                 all_articles.keys() - changed.keys(),
                 list(changed.values()),
                 self.embedder,
-                show_progress=show_progress,
+                show_progress=progress.enabled,
             )
             snapshot = self.store.commit(all_articles, chunks, all_vectors, sentences)
             report.chunks_added = len(new_chunks)
             report.committed = True
         self._install(snapshot)
         return report
+
+    def _embed_chunks(self, texts: list[str], progress: Progress) -> np.ndarray:
+        """The chunks' vectors, a slice at a time so a terminal shows chunks/s and time left."""
+        if not progress.enabled or not texts:
+            return self.embedder.encode_documents(texts)
+        parts = []
+        for start in range(0, len(texts), EMBED_SLICE):
+            progress.embedding(start, len(texts))
+            parts.append(self.embedder.encode_documents(texts[start : start + EMBED_SLICE]))
+        progress.embedding(len(texts), len(texts))
+        progress.close()  # the sentence vectors that follow draw their own bar
+        return np.concatenate(parts)
 
     def delete(self, doc_id: str) -> None:
         with self.store.write_lock():
@@ -314,6 +361,7 @@ class Pipeline:
             "index_dir": str(self.store.root),
             "snapshot": snapshot.name,
             "articles": len(snapshot.articles),
+            "copies_folded": sum(len(a.also_published) for a in snapshot.articles.values()),
             "chunks": len(snapshot.chunks),
             "embedding_model": snapshot.manifest.get("embedding_model"),
             "dim": snapshot.manifest.get("dim"),

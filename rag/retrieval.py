@@ -9,6 +9,7 @@ from datetime import date
 import bm25s
 import numpy as np
 
+from rag.documents import Copy
 from rag.embedding import Embedder
 from rag.errors import BadQuery
 from rag.store import Snapshot
@@ -65,6 +66,8 @@ class Passage:
     score: float  # fused score, higher is better
     dense_score: float | None  # cosine similarity to the question, when ranked by FAISS
     lexical_score: float | None  # BM25 score, when ranked by BM25
+    # Wire copies of the article folded at ingestion: other outlets that published it.
+    also_published: tuple[Copy, ...] = ()
 
 
 def rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
@@ -250,4 +253,5 @@ class Retriever:
             score=round(score, 6),
             dense_score=round(cosine, 6),
             lexical_score=None if chunk_id not in lexical else round(lexical[chunk_id], 6),
+            also_published=article.also_published,
         )

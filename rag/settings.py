@@ -78,6 +78,24 @@ class Settings(BaseSettings):
     )
     keep_snapshots: int = Field(default=2, ge=1, description="Snapshots kept after a write.")
 
+    # Ingestion of pages, feeds and PDFs (rag/ingest/)
+    max_page_bytes: int = Field(
+        default=10_000_000, ge=1, description="A web page or feed larger than this is not read."
+    )
+    max_pdf_bytes: int = Field(
+        default=100_000_000, ge=1, description="A PDF larger than this is not read."
+    )
+    fold_copies: bool = Field(
+        default=True, description="Store a wire story once; later copies become also_published."
+    )
+    fold_threshold: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="Estimated Jaccard similarity of 5-word shingles at which a new article is "
+        "a copy of a stored one (eval/fold_pairs.jsonl).",
+    )
+
     # Vector index (rag/vector_index.py) and query encoder (rag/embedding.py)
     index_type: Literal["auto", "flat", "hnsw", "ivf", "ivf-sq8"] = Field(
         default="auto",

@@ -24,7 +24,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ import faiss
 import numpy as np
 
 from rag import sentence_vectors
-from rag.documents import Article
+from rag.documents import Article, Copy
 from rag.errors import CorruptIndex, IncompatibleIndex, IndexNotFound
 from rag.sentence_vectors import SentenceVectors
 from rag.vector_index import (
@@ -492,7 +492,18 @@ def _write_meta(
                 article_id TEXT PRIMARY KEY REFERENCES articles(id),
                 first INTEGER NOT NULL, count INTEGER NOT NULL
             );
+            CREATE TABLE article_extras (
+                article_id TEXT PRIMARY KEY REFERENCES articles(id), extras TEXT NOT NULL
+            );
             """
+        )
+        con.executemany(
+            "INSERT INTO article_extras VALUES (?, ?)",
+            [
+                (a.id, json.dumps(extras_of(a), ensure_ascii=False))
+                for a in articles.values()
+                if extras_of(a)
+            ],
         )
         if sentences is not None:
             con.executemany(
@@ -522,6 +533,36 @@ def _write_meta(
         con.commit()
     finally:
         con.close()
+
+
+def extras_of(article: Article) -> dict[str, Any]:
+    """What an article carries beyond the `articles` columns (author, place, folded copies)."""
+    extras: dict[str, Any] = {}
+    if article.author:
+        extras["author"] = article.author
+    if article.place:
+        extras["place"] = article.place
+    if article.also_published:
+        extras["also_published"] = [asdict(c) for c in article.also_published]
+    return extras
+
+
+def _with_extras(con: sqlite3.Connection, articles: dict[str, Article]) -> dict[str, Article]:
+    """The articles with their extras (indexes written before the table have none)."""
+    try:
+        rows = con.execute("SELECT article_id, extras FROM article_extras").fetchall()
+    except sqlite3.OperationalError:
+        return articles
+    for doc_id, raw in rows:
+        article = articles.get(doc_id)
+        if article is None:
+            raise CorruptIndex(f"extras for {doc_id!r}, which is not an article")
+        extras = json.loads(raw)
+        copies = tuple(Copy(**c) for c in extras.get("also_published", ()))
+        articles[doc_id] = replace(
+            article, author=extras.get("author"), place=extras.get("place"), also_published=copies
+        )
+    return articles
 
 
 def _read_only(path: Path) -> sqlite3.Connection:
@@ -596,7 +637,7 @@ def _read_meta(path: Path) -> tuple[dict[str, Article], list[ChunkRecord]]:
                     f"{path}: chunk {cid} offsets {start}-{end} are outside its article"
                 )
             chunks.append(ChunkRecord(article_id, start, end, article.text[start:end]))
-        return articles, chunks
+        return _with_extras(con, articles), chunks
     except sqlite3.Error as exc:
         raise CorruptIndex(f"{path} is not a readable index database ({exc})") from None
     except (ValueError, TypeError, RecursionError) as exc:

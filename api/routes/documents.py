@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -37,6 +38,9 @@ def summary(article: Article) -> dict[str, Any]:
         "url": article.url,
         "published_at": article.published_at,
         "chars": len(article.text),
+        "author": article.author,
+        "place": article.place,
+        "also_published": [asdict(c) for c in article.also_published],
     }
 
 
@@ -63,7 +67,7 @@ def list_documents(
 
 
 @router.get(
-    "/{doc_id}",
+    "/{doc_id:path}",
     response_model=DocumentOut,
     responses=ERRORS,
     dependencies=[Depends(require_reader)],
@@ -101,7 +105,7 @@ def add_documents(
 
 
 @router.delete(
-    "/{doc_id}",
+    "/{doc_id:path}",
     response_model=DeletedOut,
     responses=ERRORS,
     dependencies=[Depends(require_writer)],

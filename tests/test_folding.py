@@ -1,0 +1,134 @@
+"""Wire copies folded: the same story from several outlets is stored once, with its copies."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from rag.documents import Article
+from rag.ingest.folding import CopyIndex, fold
+from rag.pipeline import Pipeline
+from rag.settings import PROJECT_ROOT, Settings
+
+sys.path.insert(0, str(PROJECT_ROOT / "eval"))
+import fold_pairs  # noqa: E402
+
+STORIES = [json.loads(line) for line in fold_pairs.STORIES.read_text().splitlines()]
+ODESA, KHARKIV = STORIES[0], STORIES[1]
+
+
+def wire(doc_id: str, text: str, source: str, day: str = "2024-03-03") -> Article:
+    return Article(doc_id, f"{source} headline", text, source, f"https://{doc_id}.example/", day)
+
+
+def copy_of(text: str) -> str:
+    return fold_pairs.EDITS["a sentence added"](fold_pairs.EDITS["dateline cut"](text))
+
+
+def test_a_copy_from_another_outlet_is_stored_once_with_who_published_it(
+    fake_pipeline: Pipeline,
+) -> None:
+    fake_pipeline.ingest([wire("reuters", ODESA["a"], "Reuters")])
+    report = fake_pipeline.ingest(
+        [
+            wire("kyivpost", copy_of(ODESA["a"]), "Kyiv Post", "2024-03-04"),
+            wire("other", ODESA["b"], "AP"),
+        ]
+    )
+    assert report.folded == [("kyivpost", "reuters")] and report.added == ["other"]
+    assert set(fake_pipeline.snapshot.articles) == {"reuters", "other"}
+    kept = fake_pipeline.article("reuters")
+    assert [asdict(c) for c in kept.also_published] == [
+        {
+            "id": "kyivpost",
+            "source": "Kyiv Post",
+            "url": "https://kyivpost.example/",
+            "published_at": "2024-03-04",
+            "title": "Kyiv Post headline",
+        }
+    ]
+    assert kept.text == ODESA["a"]  # the first one in keeps the story
+    assert fake_pipeline.info()["copies_folded"] == 1
+    passages = fake_pipeline.search("missile strike Odesa port grain terminal", k=3)
+    assert any(p.doc_id == "reuters" and p.also_published == kept.also_published for p in passages)
+
+
+def test_folding_survives_a_reload_and_a_second_ingest_of_the_copy(
+    fake_pipeline: Pipeline, settings: Settings
+) -> None:
+    fake_pipeline.ingest(
+        [wire("reuters", ODESA["a"], "Reuters"), wire("copy", copy_of(ODESA["a"]), "Copy")]
+    )
+    again = fake_pipeline.ingest([wire("copy", copy_of(ODESA["a"]), "Copy")])
+    assert again.folded == [("copy", "reuters")] and not again.committed  # nothing new to write
+    reopened = Pipeline(settings, embedder=fake_pipeline.embedder)
+    assert [c.id for c in reopened.article("reuters").also_published] == ["copy"]
+    # Replacing the kept article keeps its copies.
+    fake_pipeline.ingest([wire("reuters", ODESA["a"] + " Updated.", "Reuters")])
+    assert [c.id for c in fake_pipeline.article("reuters").also_published] == ["copy"]
+
+
+def test_a_copy_rewritten_into_another_story_comes_out_of_the_fold(fake_pipeline: Pipeline) -> None:
+    fake_pipeline.ingest(
+        [wire("reuters", ODESA["a"], "Reuters"), wire("copy", copy_of(ODESA["a"]), "Copy")]
+    )
+    report = fake_pipeline.ingest([wire("copy", KHARKIV["b"], "Copy")])
+    assert report.added == ["copy"] and not report.folded
+    assert fake_pipeline.article("reuters").also_published == ()
+
+
+def test_a_batch_folds_among_itself_in_order(fake_pipeline: Pipeline) -> None:
+    copies = [
+        wire(f"outlet{i}", fold_pairs.EDITS[e](KHARKIV["a"]), f"Outlet {i}")
+        for i, e in enumerate(fold_pairs.EDITS)
+    ]
+    report = fake_pipeline.ingest(copies)
+    assert report.added == ["outlet0"] and len(report.folded) == len(copies) - 1
+    assert len(fake_pipeline.article("outlet0").also_published) == len(copies) - 1
+
+
+def test_folding_can_be_turned_off(settings: Settings) -> None:
+    from rag.embedding import HashingEmbedder
+
+    pipeline = Pipeline(
+        settings.model_copy(update={"fold_copies": False}), embedder=HashingEmbedder(dim=64)
+    )
+    report = pipeline.ingest([wire("a", ODESA["a"], "A"), wire("b", ODESA["a"], "B")])
+    assert report.added == ["a", "b"] and not report.folded
+
+
+def test_fold_plan_without_an_index_stores_everything() -> None:
+    plan = fold({}, [wire("a", ODESA["a"], "A"), wire("b", ODESA["a"], "B")], None)
+    assert list(plan.store) == ["a", "b"] and not plan.folded
+
+
+def test_same_event_different_stories_are_not_copies() -> None:
+    index = CopyIndex(Settings().fold_threshold)
+    for story in STORIES:
+        index.add(Article(story["event"], "", story["a"]))
+    for story in STORIES:
+        assert index.original_of(Article("b-" + story["event"], "", story["b"])) is None
+        assert (
+            index.original_of(Article("c-" + story["event"], "", copy_of(story["a"])))
+            == story["event"]
+        )
+
+
+@pytest.mark.parametrize("threshold", [Settings().fold_threshold])
+def test_the_default_threshold_is_the_measured_one(threshold: float) -> None:
+    """eval/fold_pairs.py: at the default, no different story is folded and few copies are missed."""
+    (row,) = fold_pairs.measure([threshold])
+    assert row["precision"] == 1.0 and row["recall"] >= 0.95, row
+    (lower,) = fold_pairs.measure([threshold - 0.2])
+    assert lower["precision"] < 1.0  # a lower threshold starts folding follow-ups
+
+
+def test_the_fold_set_is_the_one_described(tmp_path: Path) -> None:
+    pairs = fold_pairs.pairs()
+    assert sum(c for *_, c in pairs) == 7 * len(STORIES) and sum(
+        not c for *_, c in pairs
+    ) == 5 * len(STORIES)
