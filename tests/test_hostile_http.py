@@ -314,9 +314,12 @@ CASES: dict[str, Case] = {
         post_raw(b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"), 400, "malformed_json"
     ),
     # ----- paths ------------------------------------------------------------------------------------
-    "read a path-like id": Case(via("GET", "/documents/..%2F..%2Fetc%2Fpasswd"), 404, "not_found"),
+    # ids are names (URLs and paths included), never file paths: an unknown one is not found
+    "read a path-like id": Case(
+        via("GET", "/documents/..%2F..%2Fetc%2Fpasswd"), 404, "document_not_found"
+    ),
     "delete a path-like id": Case(
-        via("DELETE", "/documents/..%2F..%2Findex", headers=WRITER), 404, "not_found"
+        via("DELETE", "/documents/..%2F..%2Findex", headers=WRITER), 404, "document_not_found"
     ),
     "static file traversal": Case(via("GET", "/static/..%2F..%2Fapi%2Fdeps.py"), 404, "not_found"),
     "page of 100,000 documents": Case(
