@@ -338,7 +338,7 @@ def updates_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     (seeds / "articles.jsonl").write_bytes(
         (PROJECT_ROOT / "eval" / "updates" / "articles.jsonl").read_bytes()
     )
-    env = {"RAG_SEEDS_DIR": str(seeds), "TRANSFORMERS_OFFLINE": "1"}
+    env = {"RAG_SEEDS_DIR": str(seeds), "TRANSFORMERS_OFFLINE": "1", "RAG_ANSWERER": "reader"}
     with start(
         workdir / "index",
         workdir / "server.log",

@@ -97,12 +97,12 @@ def test_the_best_span_of_all_passages_wins_with_exact_offsets() -> None:
     assert got.attribution == "governor"
 
 
-def test_a_count_question_takes_the_best_span_that_holds_a_number() -> None:
+def test_the_count_rule_is_off_unless_asked_for() -> None:
+    # measured: preferring a span with a number lowered span F1 on SQuAD count questions
     reader = StubReader({"the governor": 9.0, "Five": 5.0})
-    assert answer(reader, "How many civilians were killed?").answer == "Five"
-    assert answer(reader, "Who said so?").answer == "the governor"
-    untyped = answer(reader, "How many civilians were killed?", prefer_typed=False)
-    assert untyped.answer == "the governor"
+    typed = answer(reader, "How many civilians were killed?", prefer_typed=True)
+    assert typed.answer == "Five"
+    assert answer(reader, "How many civilians were killed?").answer == "the governor"
 
 
 def test_the_same_answer_in_another_article_is_cited_too() -> None:
