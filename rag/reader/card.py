@@ -138,7 +138,9 @@ def _calibration_section(result: dict[str, Any] | None) -> list[str]:
         "The answerer's confidence is a logistic regression fitted in the open corpus (every "
         "paragraph of the SQuAD v1.1 public half indexed, the top passages read) on the questions "
         "of 4 validation articles, and scored on the other 4 (never trained on, not fitted on). "
-        "'Confidently wrong' is the share of answers given at confidence >= 0.8 with F1 < 0.5.",
+        "'Confidently wrong' is the share of answers given at confidence >= 0.8 with F1 < 0.5. "
+        "Rows without a threshold answer at P(right) >= 0.5; the shipped threshold is the "
+        "F1-max one of the 'all' features (fitted on the fit half).",
         "",
         "| features | part | questions | overall F1 | HasAns F1 | NoAns abstained | "
         "confidently wrong | ECE |",
@@ -152,6 +154,15 @@ def _calibration_section(result: dict[str, Any] | None) -> list[str]:
             lines.append(
                 f"| {name} | {part} | {r['questions']} | {r['overall_f1']} | {r['has_ans_f1']} | "
                 f"{r['no_ans_abstained']} | {r['confidently_wrong']} | {r['ece']} |"
+            )
+    for name in ("margin", "all"):
+        at = result.get(name, {}).get("held_out_at_f1_max_threshold")
+        if at:
+            t = result[name]["f1_max_threshold"]
+            lines.append(
+                f"| {name}, at the F1-max threshold {t} | held_out | {at['questions']} | "
+                f"{at['overall_f1']} | {at['has_ans_f1']} | {at['no_ans_abstained']} | "
+                f"{at['confidently_wrong']} | {at['ece']} |"
             )
     model = result["all"]["model"]
     lines += [
