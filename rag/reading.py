@@ -27,13 +27,12 @@ from rag.reader.inference import Reader
 from rag.reports import Candidate, decide, reports_of, source_terms
 from rag.retrieval import Passage
 from rag.sentences import Sentence, article_sentences
-from rag.spans import normalize_date
+from rag.spans import DATE, normalize_date
 from rag.store import Snapshot
 from rag.text import Analyzer
 
 MAX_CITATIONS = 3
-REPORT_FLOOR = 0.5  # a span said with less confidence than this is no report
-REPORT_BAND = 0.3  # nor one much less sure than the best answer (set before any eval)
+REPORT_BAND = 0.3  # a span much less sure than the best answer is no report (set a priori)
 YES_NO = re.compile(rf"^(?:{AUXILIARIES}|isn't|wasn't|didn't|doesn't|hasn't|aren't)\b", re.I)
 WH = re.compile(r"\b(?:who|whom|whose|what|which|where|when|why|how)\b", re.I)
 YES_NO_MESSAGE = (
@@ -103,14 +102,17 @@ def normalized_value(
 
 
 def clean_attribution(speaker: str | None) -> str | None:
-    """An attribution without stray quotes or punctuation, or None when nothing is left.
+    """An attribution without stray quotes or punctuation, or None when nothing is left or
+    what is left is a time ("..., said on Monday" names no speaker).
 
-    >>> clean_attribution('"the mayor,'), clean_attribution('"'), clean_attribution(None)
+    >>> clean_attribution('"the mayor,'), clean_attribution('"'), clean_attribution("on Monday")
     ('the mayor', None, None)
     """
     if speaker is None:
         return None
     cleaned = speaker.strip(PUNCTUATION)
+    if DATE.fullmatch(re.sub(r"^(?:on|in|at|late|early)\s+", "", cleaned, flags=re.I)):
+        return None
     return cleaned if any(c.isalnum() for c in cleaned) else None
 
 
@@ -245,11 +247,11 @@ class ReaderAnswerer:
         snapshot: Snapshot,
     ) -> list[Candidate]:
         """The spans worth reporting: the best one, and every other span of the answer's type
-        said with at least the answering confidence (and at least 0.5, and not far below the
-        best), in an article that names what the question names, not overlapping a better span."""
+        said with at least the answering confidence (and not far below the best), in an
+        article that names what the question names, not overlapping a better span."""
         required = self._named(question)
         best_p = self.probability(best)
-        floor = max(self.threshold, REPORT_FLOOR, best_p - REPORT_BAND)
+        floor = max(self.threshold, best_p - REPORT_BAND)
         kept: list[tuple[SpanChoice, float]] = [(best, best_p)]
         for choice in choices:
             if choice is best or any(_overlaps(choice, k) for k, _ in kept):
