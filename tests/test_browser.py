@@ -323,7 +323,7 @@ def test_redoc_renders_with_no_network(fake_server, page) -> None:
 
 
 # ----- several reports of one event (a server over eval/updates' articles) -------------------
-TOLL = "How many people died in the Kryvyi Rih apartment building strike?"
+TOLL = "How many people were killed in the shelling of the central market in Kherson?"
 
 
 @pytest.fixture(scope="module")
