@@ -68,6 +68,9 @@ class Sentence:
     text: str
 
 
+NEXT_CHAR = re.compile(r"\s*(\S)")
+
+
 def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
     """Sentences of a text; offsets are `offset` + positions in `text`.
 
@@ -81,7 +84,8 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
         if match.group().startswith("."):
             before = text[start : match.start()].split()
             last = before[-1].lower().rstrip(".") if before else ""
-            following = text[end:].lstrip()[:1]
+            found = NEXT_CHAR.match(text, end)  # not text[end:].lstrip(): O(n) per boundary
+            following = found.group(1) if found else ""
             if last in ABBREVIATIONS or (len(last) == 1 and last.isalpha()):
                 continue
             if following and following.islower():

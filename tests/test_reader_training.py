@@ -11,6 +11,7 @@ import torch
 
 from rag.embedding import bundled_model_path
 from rag.reader.checkpoint import STATE_FILE, Checkpointer
+from rag.reader.data import DEFAULT_DATA_DIR
 from rag.reader.model import LoraSettings, adapter_tensors, build_reader
 from rag.reader.schedule import BatchPlan, Budget, TrainState
 
@@ -95,6 +96,10 @@ def test_resume_without_a_checkpoint_says_so(tmp_path: Path) -> None:
         Checkpointer(tmp_path / "none", 5).resume(reader, optimizer)
 
 
+@pytest.mark.skipif(
+    not (DEFAULT_DATA_DIR / "squadshifts").is_dir() or not (DEFAULT_DATA_DIR / "squad").is_dir(),
+    reason=f"training data not at {DEFAULT_DATA_DIR} (kept out of git)",
+)
 def test_a_budgeted_run_stops_checkpoints_and_resumes(tmp_path: Path, monkeypatch) -> None:
     from rag.reader.train import main
 

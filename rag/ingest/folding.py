@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Any
 
 from rag.documents import Article, Copy
 
 SHINGLE_WORDS = 5
+MAX_WORDS = 20_000  # a story is recognized by its first 20,000 words (a 10 MB page has ~1.7M)
 NUM_PERM = 128
 WORD = re.compile(r"\w+")
 
@@ -26,7 +28,7 @@ def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
     >>> sorted(shingles("Three were WOUNDED, officials said.", size=3))
     ['three were wounded', 'were wounded officials', 'wounded officials said']
     """
-    words = WORD.findall(text.casefold())
+    words = [m.group() for m in islice(WORD.finditer(text.casefold()), MAX_WORDS)]
     if len(words) <= size:
         return {" ".join(words)} if words else set()
     return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
