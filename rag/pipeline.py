@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,6 @@ class Pipeline:
         self.embedder: Embedder = embedder or make_embedder(settings)
         self.analyzer = Analyzer(load_aliases(settings.aliases_path))
         self.lexicon = load_lexicon()
-        self.splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
         self.store = IndexStore(
             settings.index_dir,
             IndexSpec(
@@ -108,6 +108,11 @@ class Pipeline:
         self._checked_at = time.monotonic()
         self._unloadable = ""  # a newer snapshot that failed to load
         self._signatures: dict[str, tuple[str, Any]] = {}  # article MinHashes, kept across writes
+
+    @cached_property
+    def splitter(self) -> Any:
+        """The chunker, made on the first write (asking never needs it)."""
+        return make_splitter(self.settings.chunk_size, self.settings.chunk_overlap)
 
     # ----- state --------------------------------------------------------------------------
     def open(self) -> Snapshot:
