@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,7 @@ class Pipeline:
                 dim=self.embedder.dim,
                 chunk_size=settings.chunk_size,
                 chunk_overlap=settings.chunk_overlap,
+                embed_titles=settings.embed_titles,
             ),
             IndexParams.from_settings(settings),
         )
@@ -238,6 +239,7 @@ class Pipeline:
             return report
         with self.store.write_lock():
             base = self.store.base_for_write()
+            self._keep_embedding_choice(base)
             copies = (
                 CopyIndex(self.settings.fold_threshold, self._signatures)
                 if self.settings.fold_copies
@@ -263,7 +265,9 @@ class Pipeline:
                 return report
             keep = [i for i, c in enumerate(base.chunks) if c.article_id not in changed]
             new_chunks = [c for a in changed.values() for c in chunk_article(a, self.splitter)]
-            vectors = self._embed_chunks([c.text for c in new_chunks], progress)
+            vectors = self._embed_chunks(
+                [self._embedded_text(changed[c.article_id], c.text) for c in new_chunks], progress
+            )
             all_articles = {k: v for k, v in base.articles.items() if k not in changed}
             all_articles.update(updated)
             all_articles.update(changed)
@@ -284,6 +288,19 @@ class Pipeline:
         self._install(snapshot)
         return report
 
+    def _keep_embedding_choice(self, base: Snapshot) -> None:
+        """A new index embeds titles as the settings say; an existing one as it was built
+        (indexes from before the setting: without), so its vectors stay of one kind."""
+        titles = bool(base.manifest.get("embed_titles", False)) if base.chunks else None
+        if titles is not None and titles != self.store.spec.embed_titles:
+            self.store.spec = replace(self.store.spec, embed_titles=titles)
+
+    def _embedded_text(self, article: Article, text: str) -> str:
+        """What a chunk's vector is made of: its article's title, a newline and its text
+        (a chunk deep in a long article rarely names what it is about); or the text alone."""
+        title = article.title.strip()
+        return f"{title}\n{text}" if self.store.spec.embed_titles and title else text
+
     def _embed_chunks(self, texts: list[str], progress: Progress) -> np.ndarray:
         """The chunks' vectors, a slice at a time so a terminal shows chunks/s and time left."""
         if not progress.enabled or not texts:
@@ -299,6 +316,7 @@ class Pipeline:
     def delete(self, doc_id: str) -> None:
         with self.store.write_lock():
             base = self.store.base_for_write(missing_ok=False)
+            self._keep_embedding_choice(base)
             if doc_id not in base.articles:
                 raise DocumentNotFound(f"no article with id {doc_id!r} in the index")
             keep = [i for i, c in enumerate(base.chunks) if c.article_id != doc_id]
