@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from rag.answering import NO_ANSWER, Answer, Citation
@@ -71,6 +71,35 @@ class SpanChoice:
     retrieval: float  # cosine of the question and the passage
     agreement: float  # share of the other passages whose best span says the same
     rank: float = 0.0  # what spans of different passages compete on (best first)
+
+
+FROM_FIGURE = re.compile(r"\bfrom\s+$", re.I)  # "up from 6", "revised down from 31"
+
+
+def count_part(text: str) -> tuple[int, int] | None:
+    """Where the one figure of a count answer lies in a longer span, or None: the reader
+    sometimes copies a clause ("has risen to 9, up from 6"); a count is its figure ("9").
+    A figure after "from" is the earlier one; two other figures leave the span as it is.
+
+    >>> count_part("has risen to 9, up from 6"), count_part("A total of 860")
+    ((13, 14), (11, 14))
+    >>> count_part("at least 20"), count_part("killing six and wounding 22"), count_part("dozens")
+    (None, None, None)
+    """
+    figures = [q for q in find_quantities(text) if not FROM_FIGURE.search(text[: q.start])]
+    if len(figures) != 1:
+        return None
+    start, end = figures[0].start, figures[0].end
+    return None if (start, end) == (0, len(text.rstrip(" .,;"))) else (start, end)
+
+
+def narrowed(choice: SpanChoice) -> SpanChoice:
+    """A count answer cut to its figure (`count_part`), its characters still the article's."""
+    part = count_part(choice.text)
+    if part is None:
+        return choice
+    start, end = choice.start + part[0], choice.start + part[1]
+    return replace(choice, start=start, end=end, text=choice.text[part[0] : part[1]])
 
 
 def _key(text: str) -> str:
@@ -131,6 +160,7 @@ class ReaderAnswerer:
         *,
         threshold: float | None = None,
         prefer_typed: bool = False,
+        narrow_counts: bool = False,
         analyzer: Analyzer | None = None,
     ) -> None:
         calibration = reader.manifest.calibration
@@ -144,6 +174,7 @@ class ReaderAnswerer:
         self.calibration = calibration
         self.threshold = calibration.threshold if threshold is None else threshold
         self.prefer_typed = prefer_typed
+        self.narrow_counts = narrow_counts
         self.analyzer = analyzer
         self.passage_weight = reader.manifest.passage_weight
 
@@ -270,6 +301,8 @@ class ReaderAnswerer:
             kept.append((choice, p))
         out = []
         for choice, p in kept:
+            if answer_type is AnswerType.COUNT and self.narrow_counts:
+                choice = narrowed(choice)
             article = snapshot.articles[choice.passage.doc_id]
             sentence = _sentence_of(
                 article.text, article_sentences(article), choice.start, choice.end

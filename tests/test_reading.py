@@ -105,6 +105,22 @@ def test_the_count_rule_is_off_unless_asked_for() -> None:
     assert answer(reader, "How many civilians were killed?").answer == "the governor"
 
 
+def test_a_count_copied_as_a_clause_is_cut_to_its_figure() -> None:
+    clause = "twelve were injured in Kherson"
+    got = answer(StubReader({clause: 6.0}), "How many were injured?", narrow_counts=True)
+    assert got.answer == "twelve" and got.normalized == 12
+    cite = got.citations[0]
+    assert A.text[cite.answer_start : cite.answer_end] == "twelve"
+    kept = answer(StubReader({clause: 6.0}), "How many were injured?", narrow_counts=False)
+    assert kept.answer == clause
+    # a span with two figures, neither an earlier one, is left as the reader gave it
+    both = "Five civilians were killed and twelve"
+    assert answer(StubReader({both: 6.0}), "How many were hurt?", narrow_counts=True).answer == both
+    # only counts are cut: a description keeps its words
+    described = answer(StubReader({clause: 6.0}), "What happened in Kherson?", narrow_counts=True)
+    assert described.answer == clause
+
+
 def test_the_same_answer_in_another_article_is_cited_too() -> None:
     got = answer(StubReader({"Five": 5.0, "five": 4.0}), "How many were killed?")
     assert [c.doc_id for c in got.citations] == ["a", "b"]
