@@ -140,7 +140,11 @@ def _calibration_section(result: dict[str, Any] | None) -> list[str]:
         "of 4 validation articles, and scored on the other 4 (never trained on, not fitted on). "
         "'Confidently wrong' is the share of answers given at confidence >= 0.8 with F1 < 0.5. "
         "Rows without a threshold answer at P(right) >= 0.5; the shipped threshold is the "
-        "F1-max one of the 'all' features (fitted on the fit half).",
+        "F1-max one of the 'all' features (fitted on the fit half). Where the news fitting set "
+        "(eval/fit: short conflict reports written for fitting, blind of the eval sets) was "
+        "used, its even articles join the fit half (weighted to count as much as SQuAD) and its "
+        "odd articles are scored as `news_held_out`; `before` is the calibration the artifact "
+        "carried when this one was fitted, on the same held-out rows.",
         "",
         "| features | part | questions | overall F1 | HasAns F1 | NoAns abstained | "
         "confidently wrong | ECE |",
@@ -149,7 +153,9 @@ def _calibration_section(result: dict[str, Any] | None) -> list[str]:
     for name in ("margin", "all"):
         if name not in result:
             continue
-        for part in ("fit", "held_out"):
+        for part in ("fit", "held_out", "news_held_out"):
+            if part not in result[name]:
+                continue
             r = result[name][part]
             lines.append(
                 f"| {name} | {part} | {r['questions']} | {r['overall_f1']} | {r['has_ans_f1']} | "
@@ -164,6 +170,33 @@ def _calibration_section(result: dict[str, Any] | None) -> list[str]:
                 f"{at['overall_f1']} | {at['has_ans_f1']} | {at['no_ans_abstained']} | "
                 f"{at['confidently_wrong']} | {at['ece']} |"
             )
+    for part in ("held_out", "news_held_out"):
+        r = result.get("shipped", {}).get(part)
+        if r:
+            lines.append(
+                f"| before | {part} | {r['questions']} | {r['overall_f1']} | {r['has_ans_f1']} | "
+                f"{r['no_ans_abstained']} | {r['confidently_wrong']} | {r['ece']} |"
+            )
+    narrowing = result.get("count_narrowing")
+    if narrowing:
+        lines += [
+            "",
+            "Cutting a count answer to its figure (rag.reading.count_part), span F1 of the "
+            "'how many' questions, reader's span -> cut: "
+            + "; ".join(
+                f"{part.replace('_', ' ')} {r['f1_reader_span']} -> {r['f1_narrowed']} "
+                f"({r['count_questions']})"
+                for part, r in narrowing.items()
+                if r["count_questions"]
+            )
+            + ".",
+        ]
+        if all(
+            r["f1_narrowed"] <= r["f1_reader_span"]
+            for r in narrowing.values()
+            if r["count_questions"]
+        ):
+            lines[-1] += " It helps nowhere, so the answerer does not cut (narrow_counts=False)."
     model = result["all"]["model"]
     lines += [
         "",
