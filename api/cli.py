@@ -19,13 +19,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app, prepare_index
     from rag.cli import _settings
-    from rag.pipeline import Pipeline
+    from rag.pipeline import open_pipeline
 
     configure_logging(args.log_level, OpsSettings().log_json)
     settings = _settings(args)
     # Load the model and the index before binding the port, so a bad model or a damaged
     # index is one line on stderr (rag/cli.py prints RagError) instead of a traceback.
-    pipeline = Pipeline(settings)
+    pipeline = open_pipeline(settings)
     prepare_index(pipeline)
     if settings.token() is None:
         logging.getLogger("api").warning("RAG_API_TOKEN is not set: write endpoints answer 403")

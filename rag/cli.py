@@ -29,10 +29,10 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _pipeline(args: argparse.Namespace, build_default: bool = False) -> Any:
-    from rag.pipeline import Pipeline
+    from rag.pipeline import open_pipeline
 
     settings = _settings(args)
-    pipeline = Pipeline(settings)
+    pipeline = open_pipeline(settings)
     default_index = not getattr(args, "index", None)
     if build_default and default_index and not pipeline.store.exists():
         print(f"rag: no index yet; building it from {settings.seeds_dir}", file=sys.stderr)
