@@ -150,7 +150,13 @@ def ingest_on_ray(
     limits = (settings.max_page_bytes, settings.max_pdf_bytes)
     dataset = (
         ray.data.from_items([{"path": f} for f in files], override_num_blocks=len(files))
-        .flat_map(parse_file, fn_kwargs={"id_from": id_from, "limits": limits}, num_cpus=0.25)
+        # 0 CPUs reserved: actors that take every CPU must not starve the parsing (a hang)
+        .flat_map(
+            parse_file,
+            fn_kwargs={"id_from": id_from, "limits": limits},
+            num_cpus=0,
+            concurrency=max(2, workers),
+        )
         .map_batches(
             EmbedAndWrite,
             fn_constructor_kwargs={"values": values},
