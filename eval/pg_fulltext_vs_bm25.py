@@ -24,7 +24,8 @@ ROOT = PROJECT_ROOT / "eval"
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="rag-pg-eval-"))
+    keep = tempfile.TemporaryDirectory(prefix="rag-pg-eval-")
+    folder = Path(keep.name)
     questions = [
         json.loads(line)
         for name in ("seed", "conflict", "updates")
@@ -32,7 +33,7 @@ def main() -> None:
         if line.strip()
     ]
     paths = [PROJECT_ROOT / "seeds", ROOT / "conflict/articles.jsonl", ROOT / "updates"]
-    with LocalPostgres(folder / "server") as server:
+    with keep, LocalPostgres(folder / "server") as server:
         base = Settings(index_dir=folder / "index", fold_copies=False)
         embedded = Pipeline(base, embedder=HashingEmbedder(dim=64))
         embedded.ingest_paths(paths)

@@ -150,9 +150,10 @@ def run_pg_scale(
     if url is None:
         from rag.pg.local import LocalPostgres
 
-        with LocalPostgres(
-            Path(tempfile.mkdtemp(prefix="rag-pg-bench-")) / "server", shared_buffers="2GB"
-        ) as server:
+        with (
+            tempfile.TemporaryDirectory(prefix="rag-pg-bench-") as folder,
+            LocalPostgres(Path(folder) / "server", shared_buffers="2GB") as server,
+        ):
             report["postgres"] = measure_postgres(
                 server.url, vectors, query_vectors, truth, m, ef_construction
             )
