@@ -20,7 +20,7 @@ from api.request_context import RequestContext
 from api.routes import ask, docs, documents, health, metrics, page
 from rag import __version__
 from rag.errors import IndexNotFound
-from rag.pipeline import Pipeline
+from rag.pipeline import Pipeline, open_pipeline
 from rag.settings import Settings
 from rag.store import Snapshot
 
@@ -64,7 +64,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ready = app.state.pipeline or await run_in_threadpool(Pipeline, settings)
+        ready = app.state.pipeline or await run_in_threadpool(open_pipeline, settings)
         snapshot = await run_in_threadpool(prepare_index, ready)
         app.state.pipeline = ready
         if snapshot is not None:

@@ -19,13 +19,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app, prepare_index
     from rag.cli import _settings
-    from rag.pipeline import Pipeline
+    from rag.pipeline import open_pipeline
 
     configure_logging(args.log_level, OpsSettings().log_json)
     settings = _settings(args)
+    if args.replicas:
+        from rag.cluster.serve import run_replicas
+
+        run_replicas(
+            settings,
+            host=args.host,
+            port=args.port,
+            replicas=args.replicas,
+            address=args.ray,
+            cpus_per_replica=args.cpus_per_replica,
+        )
+        return 0
     # Load the model and the index before binding the port, so a bad model or a damaged
     # index is one line on stderr (rag/cli.py prints RagError) instead of a traceback.
-    pipeline = Pipeline(settings)
+    pipeline = open_pipeline(settings)
     prepare_index(pipeline)
     if settings.token() is None:
         logging.getLogger("api").warning("RAG_API_TOKEN is not set: write endpoints answer 403")
@@ -57,3 +69,11 @@ def register(sub: Any, add: Any) -> None:
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="run N API replicas on Ray Serve over RAG_STORE=postgres (the cluster extra)",
+    )
+    p.add_argument("--ray", metavar="ADDRESS", help="--replicas: the Ray cluster (default: local)")
+    p.add_argument("--cpus-per-replica", type=float, default=1.0, help="--replicas: default 1")

@@ -44,6 +44,18 @@ def _backends(text: str) -> tuple[str, ...]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.store == "postgres":
+        import json
+
+        from rag.bench.pg_scale import run_pg_scale
+
+        report = run_pg_scale(
+            args.scale_chunks or 1_000_000,
+            queries=args.requests or 200,
+            out=Path(args.out) if args.out else Path("eval/reports"),
+        )
+        print(json.dumps(report, indent=2))
+        return 0
     from rag.bench.run import BenchOptions, run
     from rag.cli import _settings
 
@@ -75,3 +87,10 @@ def register(sub: Any, add: Any) -> None:
     p.add_argument("--no-peer", action="store_true", help="skip the LangChain comparison")
     p.add_argument("--out", help="report folder (default eval/reports)")
     p.add_argument("--tiny", action="store_true", help="a smoke run on tiny sizes")
+    p.add_argument(
+        "--store",
+        choices=("embedded", "postgres"),
+        default="embedded",
+        help="postgres: synthetic vectors in PostgreSQL + pgvector HNSW beside FAISS HNSW "
+        "(--scale-chunks N, --requests = queries)",
+    )

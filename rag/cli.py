@@ -29,10 +29,10 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _pipeline(args: argparse.Namespace, build_default: bool = False) -> Any:
-    from rag.pipeline import Pipeline
+    from rag.pipeline import open_pipeline
 
     settings = _settings(args)
-    pipeline = Pipeline(settings)
+    pipeline = open_pipeline(settings)
     default_index = not getattr(args, "index", None)
     if build_default and default_index and not pipeline.store.exists():
         print(f"rag: no index yet; building it from {settings.seeds_dir}", file=sys.stderr)
@@ -48,6 +48,8 @@ def _print_skipped(report: Any) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    if args.ray:
+        return _ingest_on_ray(args)
     pipeline = _pipeline(args)
     paths = [Path(p) for p in args.paths]
     report = pipeline.ingest_paths(
@@ -68,6 +70,31 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print("rag: nothing was written (--strict) because of the errors above", file=sys.stderr)
         return 1
     return 1 if report.skipped and not (report.added or report.replaced or report.unchanged) else 0
+
+
+def _ingest_on_ray(args: argparse.Namespace) -> int:
+    from rag.cluster.ingest import ingest_on_ray
+
+    report = ingest_on_ray(
+        _settings(args),
+        [Path(p) for p in args.paths],
+        args.ray,
+        workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker,
+        id_from=args.id_from,
+        show_progress=not args.json,
+    )
+    for problem in report.skipped:
+        print(f"rag: skipped {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(
+            f"{report.written} written, {report.unchanged} unchanged, "
+            f"{len(report.skipped)} skipped; {report.chunks} chunks embedded on Ray "
+            f"in {report.seconds:.1f} s"
+        )
+    return 1 if report.skipped and not (report.written or report.unchanged) else 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -172,6 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
         "text (default), or its path, so an edited file replaces the old version",
     )
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="ingest on the Ray cluster at ADDRESS (host:port of `ray start --head`, or auto) "
+        "into RAG_STORE=postgres; resumable",
+    )
+    p.add_argument("--workers", type=int, default=2, help="--ray: embedding actors (default 2)")
+    p.add_argument(
+        "--cpus-per-worker", type=float, default=1.0, help="--ray: CPUs per actor (default 1)"
+    )
 
     p = add("delete", cmd_delete, "remove one article")
     p.add_argument("doc_id")

@@ -43,14 +43,14 @@ def _progress(total: int) -> Any:
 def _squad_run(args: argparse.Namespace) -> tuple[Any, list[Any], str]:
     from rag.cli import _settings
     from rag.evaluation import sample
-    from rag.pipeline import Pipeline
+    from rag.pipeline import open_pipeline
     from rag.squad import default_index_dir, ensure_squad_index, load_squad, resolve_squad_file
 
     path = resolve_squad_file(args.squad)
     squad = load_squad(path)
     index_dir = Path(args.index) if args.index else default_index_dir(squad)
     settings = _settings(args).model_copy(update={"index_dir": index_dir})
-    pipeline = Pipeline(settings)
+    pipeline = open_pipeline(settings)
     if ensure_squad_index(pipeline, squad, show_progress=sys.stderr.isatty()):
         print(
             f"rag eval: indexed {len(squad.articles)} paragraphs of {path} in {index_dir}",

@@ -395,6 +395,15 @@ class Pipeline:
         }
 
 
+def open_pipeline(settings: Settings, embedder: Embedder | None = None) -> Pipeline:
+    """The pipeline over the store the settings name: the index folder, or PostgreSQL."""
+    if settings.store == "postgres":
+        from rag.pg.pipeline import PgPipeline
+
+        return PgPipeline(settings, embedder)
+    return Pipeline(settings) if embedder is None else Pipeline(settings, embedder=embedder)
+
+
 _READERS: dict[tuple[str, str], Any] = {}
 _READERS_LOCK = threading.Lock()
 

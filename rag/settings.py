@@ -149,12 +149,44 @@ class Settings(BaseSettings):
         description="Where derived files (the ONNX export, the word table) are kept.",
     )
 
+    # The store: the embedded snapshot folder (default) or PostgreSQL + pgvector (rag/pg/)
+    store: Literal["embedded", "postgres"] = Field(
+        default="embedded",
+        description="Where articles, chunks and vectors live: the index folder, or the "
+        "PostgreSQL at database_url (install the `cluster` extra).",
+    )
+    database_url: SecretStr | None = Field(
+        default=None, description="postgresql://user:password@host:port/db for store=postgres."
+    )
+    pg_pool_size: int = Field(default=4, ge=1, le=256, description="Connections per process.")
+    pg_hnsw_m: int = Field(default=16, ge=4, le=100, description="pgvector HNSW links per node.")
+    pg_hnsw_ef_construction: int = Field(default=64, ge=8, le=1000)
+    pg_ef_search: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="pgvector HNSW search breadth (hnsw.ef_search); `rag bench --store "
+        "postgres` measures recall@10 against it.",
+    )
+    pg_write_batch: int = Field(
+        default=64, ge=1, le=10_000, description="Articles per transaction in `rag ingest --ray`."
+    )
+
     # HTTP service
     api_token: SecretStr | None = Field(default=None, description="Bearer token for writes.")
     protect_reads: bool = Field(default=False, description="Require the token for reads too.")
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     max_batch: int = Field(default=100, ge=1, le=10_000, description="Articles per POST.")
     cors_origins: list[str] = Field(default_factory=list)
+
+    def database_dsn(self) -> str:
+        """The PostgreSQL URL, or a one-line error that names the setting."""
+        from rag.errors import IndexNotFound
+
+        url = self.database_url.get_secret_value().strip() if self.database_url else ""
+        if not url:
+            raise IndexNotFound("RAG_STORE=postgres needs RAG_DATABASE_URL=postgresql://...")
+        return url
 
     def token(self) -> str | None:
         """The configured API token, or None when unset or blank."""

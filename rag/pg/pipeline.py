@@ -1,0 +1,333 @@
+"""The pipeline over PostgreSQL: the same ingest, search and ask, the same answer document.
+
+Retrieval asks the database for the dense (HNSW) and full-text (GIN) candidates, fuses them
+with the embedded store's own fusion, and hands the answerer a `View`: the few articles the
+passages come from and their stored sentence vectors, read in the same transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+
+from rag import sentence_vectors
+from rag.answering import Answer
+from rag.chunking import chunk_article, make_splitter
+from rag.documents import Article, Problem
+from rag.embedder_factory import make_embedder
+from rag.embedding import Embedder
+from rag.errors import BadDocument, DocumentNotFound
+from rag.ingest.folding import CopyIndex, fold
+from rag.ingest.progress import Progress
+from rag.lexicon import load_lexicon
+from rag.pg.store import ChunkRow, Hit, PgStore
+from rag.pipeline import IngestReport, Pipeline
+from rag.reading import ReaderAnswerer
+from rag.retrieval import Filters, Passage, convex_fusion, rrf
+from rag.sentences import SPLITTER_VERSION
+from rag.settings import Settings
+from rag.store import IndexSpec, Snapshot
+from rag.text import Analyzer, load_aliases
+
+
+class StoredArticles(Mapping[str, Article]):
+    """The database's articles as a read-only mapping, each read when asked for."""
+
+    def __init__(self, store: PgStore) -> None:
+        self.store = store
+
+    def __getitem__(self, doc_id: str) -> Article:
+        with self.store.reading() as conn:
+            found = self.store.articles(conn, [doc_id])
+        if doc_id not in found:
+            raise KeyError(doc_id)
+        return found[doc_id]
+
+    def __iter__(self) -> Iterator[str]:
+        with self.store.reading() as conn:
+            return iter(self.store.ids(conn))
+
+    def __len__(self) -> int:
+        with self.store.reading() as conn:
+            return self.store.counts(conn)[0]
+
+    def values(self) -> Iterator[Article]:  # type: ignore[override]
+        with self.store.reading() as conn:
+            ids = self.store.ids(conn)
+            for start in range(0, len(ids), 500):
+                page = self.store.articles(conn, ids[start : start + 500])
+                yield from (page[i] for i in ids[start : start + 500])
+
+
+class ChunkCount:
+    """Stands for the chunk list where only its length is read (info, metrics)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+
+@dataclass
+class View:
+    """What the answerer reads of a snapshot: articles by id, sentence vectors, caches."""
+
+    name: str
+    manifest: dict[str, Any]
+    articles: Mapping[str, Article]
+    chunks: Any
+    sentences: sentence_vectors.SentenceVectors | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class PgPipeline(Pipeline):
+    """`Pipeline` with PostgreSQL as its store; stateless, so any number can share one database."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        # Not Pipeline.__init__: that opens the embedded index folder.
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings)
+        self.analyzer = Analyzer(load_aliases(settings.aliases_path))
+        self.lexicon = load_lexicon()
+        self.splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+        self._answerer = None
+        self._answerer_lock = threading.Lock()
+        self._signatures: dict[str, tuple[str, Any]] = {}
+        self.store = PgStore(  # type: ignore[assignment]
+            settings.database_dsn(),
+            IndexSpec(
+                embedding_model=self.embedder.name,
+                model_fingerprint=self.embedder.fingerprint,
+                dim=self.embedder.dim,
+                chunk_size=settings.chunk_size,
+                chunk_overlap=settings.chunk_overlap,
+            ),
+            pool_size=settings.pg_pool_size,
+            ef_search=settings.pg_ef_search,
+            hnsw_m=settings.pg_hnsw_m,
+            hnsw_ef_construction=settings.pg_hnsw_ef_construction,
+        )
+
+    @property
+    def pg(self) -> PgStore:
+        return cast(PgStore, self.store)
+
+    # ----- state --------------------------------------------------------------------------
+    def open(self) -> Snapshot:
+        return self.snapshot
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The whole database as a snapshot-like view (articles read lazily)."""
+        with self.pg.reading() as conn:
+            _, chunks = self.pg.counts(conn)
+        view = View("postgres", self._manifest(), StoredArticles(self.pg), ChunkCount(chunks))
+        return cast(Snapshot, view)
+
+    def wait_followed(self, timeout: float = 60.0) -> None:
+        return None  # every read goes to the database: nothing to follow
+
+    def _manifest(self) -> dict[str, Any]:
+        spec = self.pg.spec
+        return {
+            "embedding_model": spec.embedding_model,
+            "dim": spec.dim,
+            "chunk_size": spec.chunk_size,
+            "chunk_overlap": spec.chunk_overlap,
+            "format_version": "postgres",
+            "created_at": None,
+        }
+
+    # ----- writes -------------------------------------------------------------------------
+    def ingest(
+        self,
+        articles: list[Article],
+        *,
+        problems: list[Problem] | None = None,
+        strict: bool = False,
+        show_progress: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Add or replace articles in one transaction; wire copies are folded as in the
+        embedded store, against the stored articles with the same ids or copies."""
+        report = IngestReport(skipped=list(problems or []))
+        progress = progress or Progress(enabled=show_progress)
+        incoming: dict[str, Article] = {}
+        for article in articles:
+            if len(article.text) > self.settings.max_article_chars:
+                report.skipped.append(
+                    Problem(
+                        article.id,
+                        f"article has {len(article.text):,} characters, over the limit of "
+                        f"{self.settings.max_article_chars:,} (RAG_MAX_ARTICLE_CHARS)",
+                    )
+                )
+                continue
+            incoming.pop(article.id, None)
+            incoming[article.id] = article
+        if strict and report.skipped:
+            return report
+        with self.pg.writing() as conn:
+            base = self.pg.related(conn, incoming)
+            copies = (
+                CopyIndex(self.settings.fold_threshold, self._signatures)
+                if self.settings.fold_copies
+                else None
+            )
+            plan = fold(base, incoming.values(), copies)
+            report.folded = plan.folded
+            changed: dict[str, Article] = {}
+            updated = {k: a for k, a in plan.touched.items() if a != base[k]}
+            for doc_id, article in plan.store.items():
+                old = base.get(doc_id)
+                if old is not None and old.content_hash == article.content_hash:
+                    report.unchanged.append(doc_id)
+                    if old != article:
+                        updated[doc_id] = article
+                else:
+                    (report.replaced if old is not None else report.added).append(doc_id)
+                    changed[doc_id] = article
+            if not changed and not updated:
+                return report
+            rows, sentences = self.prepare(list(changed.values()), progress)
+            self.pg.put_articles(conn, [*updated.values(), *changed.values()])
+            self.pg.replace_chunks(conn, list(changed), rows, sentences)
+            report.chunks_added = len(rows)
+            report.committed = True
+        return report
+
+    def prepare(
+        self, articles: list[Article], progress: Progress | None = None
+    ) -> tuple[list[ChunkRow], dict[str, tuple[str, str, np.ndarray]] | None]:
+        """Chunks with vectors and index terms, and sentence vectors: the CPU-heavy part of a
+        write, done before (or, on Ray, far from) the transaction."""
+        chunks = [c for a in articles for c in chunk_article(a, self.splitter)]
+        vectors = self._embed_chunks([c.text for c in chunks], progress or Progress(False))
+        rows = [
+            ChunkRow(c.article_id, c.start, c.end, c.text, v, self.analyzer.terms(c.text))
+            for c, v in zip(chunks, vectors, strict=True)
+        ]
+        encoder = self.embedder.reading_id
+        if encoder is None:
+            return rows, None
+        spans, sentence_rows = sentence_vectors.encode_articles(articles, self.embedder)
+        return rows, {
+            doc_id: (encoder, SPLITTER_VERSION, sentence_rows[first : first + count])
+            for doc_id, (first, count) in spans.items()
+        }
+
+    def delete(self, doc_id: str) -> None:
+        if not self.pg.exists():
+            raise DocumentNotFound(f"no article with id {doc_id!r} in the index")
+        with self.pg.writing() as conn:
+            self.pg.delete(conn, doc_id)
+
+    def ensure_index(self, seeds_dir: Any = None) -> IngestReport | None:
+        if self.pg.exists():
+            return None
+        seeds = seeds_dir or self.settings.seeds_dir
+        if not seeds.is_dir():
+            raise BadDocument(f"no index in {self.pg.root} and no seed folder at {seeds}")
+        return self.ingest_paths([seeds])
+
+    # ----- reads --------------------------------------------------------------------------
+    def _retrieve(
+        self,
+        conn: Any,
+        question: str,
+        k: int,
+        filters: Filters | None,
+        query_vector: np.ndarray,
+    ) -> list[Passage]:
+        pool = max(self.settings.candidate_k, k)
+        dense = self.pg.dense(conn, query_vector, pool, filters)
+        lexical = self.pg.lexical(conn, self.analyzer.terms(question), pool, filters)
+        if self.settings.fusion == "rrf":
+            fused = rrf([[i for i, _ in dense], [i for i, _ in lexical]], self.settings.rrf_k)
+        else:
+            fused = convex_fusion(dense, lexical, self.settings.dense_weight)
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        hits = self.pg.hits(conn, [i for i, _ in ranked], query_vector)
+        articles = self.pg.articles(conn, {h.article_id for h in hits.values()})
+        lexical_by_id = dict(lexical)
+        return [
+            _passage(hits[i], s, articles[hits[i].article_id], lexical_by_id.get(i))
+            for i, s in ranked
+        ]
+
+    def search(
+        self, question: str, k: int | None = None, filters: Filters | None = None
+    ) -> list[Passage]:
+        question = self.check_question(question)
+        query_vector = self.embedder.encode([question])[0]
+        with self.pg.reading() as conn:
+            return self._retrieve(conn, question, k or self.settings.top_k, filters, query_vector)
+
+    def ask(self, question: str, k: int | None = None, filters: Filters | None = None) -> Answer:
+        question = self.check_question(question)
+        query_vector = self.embedder.encode([question])[0]
+        k = k or self.settings.top_k
+        pool = max(k, self.settings.answer_passages)
+        answerer = self.answerer
+        with self.pg.reading() as conn:
+            passages = self._retrieve(conn, question, pool, filters, query_vector)
+            ids = {p.doc_id for p in passages}
+            articles = self.pg.articles(conn, ids)
+            sentences = self.pg.sentence_vectors(
+                conn, ids, self.embedder.reading_id, SPLITTER_VERSION
+            )
+        view = cast(Snapshot, View("postgres", {}, articles, [], sentences))
+        if isinstance(answerer, ReaderAnswerer):
+            answer = answerer.answer(question, passages, view, self.settings.answer_passages)
+        else:
+            answer = answerer.answer(
+                question, passages, view, query_vector, self.settings.answer_passages
+            )
+        return Answer(**{**answer.__dict__, "passages": passages[:k]})
+
+    def article(self, doc_id: str) -> Article:
+        with self.pg.reading() as conn:
+            found = self.pg.articles(conn, [doc_id])
+        if doc_id not in found:
+            raise DocumentNotFound(f"no article with id {doc_id!r} in the index")
+        return found[doc_id]
+
+    def info(self) -> dict[str, Any]:
+        with self.pg.reading() as conn:
+            n_articles, n_chunks = self.pg.counts(conn)
+        manifest = self._manifest()
+        return {
+            "index_dir": self.pg.root,
+            "snapshot": "postgres",
+            "articles": n_articles,
+            "chunks": n_chunks,
+            "embedding_model": manifest["embedding_model"],
+            "dim": manifest["dim"],
+            "chunk_size": manifest["chunk_size"],
+            "chunk_overlap": manifest["chunk_overlap"],
+            "created_at": None,
+            "format_version": "postgres",
+        }
+
+
+def _passage(hit: Hit, score: float, article: Article, lexical: float | None) -> Passage:
+    return Passage(
+        chunk_id=hit.chunk_id,
+        doc_id=article.id,
+        title=article.title,
+        source=article.source,
+        url=article.url,
+        published_at=article.published_at,
+        text=hit.text,
+        start=hit.start,
+        end=hit.end,
+        score=round(score, 6),
+        dense_score=round(hit.cosine, 6),
+        lexical_score=None if lexical is None else round(lexical, 6),
+        also_published=article.also_published,
+    )
