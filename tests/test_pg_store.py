@@ -54,6 +54,8 @@ from rag.retrieval import Filters
 from rag.settings import Settings
 
 pytest_plugins = ["api_fixtures", "pg_fixtures"]
+# A real PostgreSQL process per test: with the other real-process tests, outside `-m "not slow"`.
+pytestmark = pytest.mark.integration
 
 CONTRACT = [
     test_ask_filters_by_date,
