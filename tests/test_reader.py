@@ -380,3 +380,27 @@ def test_cli_checks_the_adapter_and_refuses_a_tampered_one(
     assert cli.main(["reader", "check", "--dir", str(artifact_copy)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("rag: reader adapter") and "Traceback" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("pad_to_max", [False, True])
+def test_the_answering_tokenizer_cuts_the_same_windows_as_transformers(pad_to_max: bool) -> None:
+    """rag.reader.tokens (the Rust tokenizer alone, no transformers import) gives the windows
+    training saw: ids, types, masks, offsets and window-to-sample map all equal."""
+    from rag.reader.tokens import load_pair_tokenizer
+
+    long_context = "Filler words come first. " * 60 + "Three people were wounded in Odessa."
+    questions = ["how many were wounded?", "Ünïcödé “quotes” — who said 3,000? " * 8, "when?"]
+    contexts = [long_context, WINDOWS[0], "short"]
+    kwargs = {"max_seq_len": 64, "stride": 16, "max_question_tokens": 16, "pad_to_max": pad_to_max}
+    want = encode(load_tokenizer(BASE), questions, contexts, **kwargs)
+    got = encode(load_pair_tokenizer(BASE), questions, contexts, **kwargs)
+    assert len(want) > len(questions)  # the long context overflowed into several windows
+    for name in (
+        "input_ids",
+        "attention_mask",
+        "token_type_ids",
+        "offsets",
+        "context_mask",
+        "sample",
+    ):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name

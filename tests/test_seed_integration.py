@@ -71,9 +71,16 @@ def test_interrupted_write_leaves_the_old_index_usable(seed_pipeline: Pipeline, 
     assert reopened.ask("how many were wounded in Odessa?").answer == "three"
 
 
-def test_asking_imports_neither_pytorch_nor_the_chunker(seed_pipeline: Pipeline):
-    """`rag ask` runs the question on the ONNX exports the index build left in the cache: the
-    model, PyTorch and the text splitter are never imported (they cost ~7 s a call)."""
+@pytest.mark.parametrize("answerer", ["rules", "reader"])
+def test_asking_imports_neither_pytorch_nor_the_chunker(seed_pipeline: Pipeline, answerer: str):
+    """`rag ask` runs the question on the ONNX exports the index build left in the cache (and,
+    with the reader, on the reader's export): the model, PyTorch, transformers and the text
+    splitter are never imported (they cost ~7 s a call)."""
+    if answerer == "reader":  # the reader's ONNX export, made once (this one imports PyTorch)
+        from rag.pipeline import shared_reader
+        from rag.reader import DEFAULT_ARTIFACT_DIR
+
+        shared_reader(DEFAULT_ARTIFACT_DIR, "onnx-int8")
     import json
     import subprocess
     import sys
@@ -90,6 +97,7 @@ def test_asking_imports_neither_pytorch_nor_the_chunker(seed_pipeline: Pipeline)
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env["RAG_INDEX_DIR"] = str(seed_pipeline.settings.index_dir)
+    env["RAG_ANSWERER"] = answerer
     run = subprocess.run(
         [sys.executable, "-c", "import json\n" + probe],
         capture_output=True,

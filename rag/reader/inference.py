@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
-import torch
 
 from rag.embedding import bundled_model_path
 from rag.reader.artifact import (
@@ -19,14 +18,10 @@ from rag.reader.artifact import (
     verify_artifact,
 )
 from rag.reader.features import Encoded, best_spans, encode, snap_to_words
-from rag.reader.model import (
-    SpanReader,
-    adapter_mismatch,
-    build_reader,
-    load_adapter,
-    load_tokenizer,
-    merged,
-)
+from rag.reader.tokens import load_pair_tokenizer
+
+if TYPE_CHECKING:  # PyTorch loads only to build the network (training, a first ONNX export)
+    from rag.reader.model import SpanReader
 
 Backend = Literal["torch", "onnx"]
 BATCH_SIZE = 16
@@ -70,6 +65,8 @@ class TorchSpanModel:
     """The SpanModel protocol over a PyTorch module (bf16 autocast on a GPU, or when asked)."""
 
     def __init__(self, module: SpanReader, device: str = "cpu", *, bf16: bool = False) -> None:
+        import torch
+
         self.module = module
         self.device = torch.device(device)
         self.bf16 = bf16 or self.device.type == "cuda"
@@ -77,6 +74,8 @@ class TorchSpanModel:
     def __call__(
         self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
         self.module.eval()
         with (
             torch.inference_mode(),
@@ -172,6 +171,8 @@ def load_span_module(
     artifact_dir: Path, base_dir: Path, *, base_sha256: str | None = None
 ) -> tuple[SpanReader, ReaderManifest]:
     """The verified adapter on its base, LoRA merged in, ready for inference."""
+    from rag.reader.model import adapter_mismatch, build_reader, load_adapter, merged
+
     manifest, tensors = load_artifact(artifact_dir, base_dir, base_sha256=base_sha256)
     reader = build_reader(base_dir, manifest.lora)
     problem = adapter_mismatch(reader, tensors)
@@ -206,7 +207,7 @@ def load_reader(
         manifest = verify_artifact(artifact_dir, base_dir, base_sha256=base_sha256)
         cached = cached_export(artifact_dir, manifest, quantize=quantize)
         if cached is not None:
-            return Reader(OnnxSpanModel(cached), load_tokenizer(base_dir), manifest)
+            return Reader(OnnxSpanModel(cached), load_pair_tokenizer(base_dir), manifest)
     module, manifest = load_span_module(artifact_dir, base_dir, base_sha256=base_sha256)
     model: SpanModel
     if backend == "onnx":
@@ -215,4 +216,4 @@ def load_reader(
         model = onnx_span_model(module, manifest, artifact_dir, quantize=quantize)
     else:
         model = TorchSpanModel(module)
-    return Reader(model, load_tokenizer(base_dir), manifest)
+    return Reader(model, load_pair_tokenizer(base_dir), manifest)

@@ -10,14 +10,15 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from rag.onnx_quant import quantize_int8
 from rag.reader.artifact import ReaderError, ReaderManifest
-from rag.reader.model import SpanReader
+
+if TYPE_CHECKING:
+    from rag.reader.model import SpanReader
 
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -27,6 +28,8 @@ CACHE_SUBDIR = "onnx"  # git-ignored, inside the artifact folder when writable
 
 def export_onnx(module: SpanReader, path: Path) -> Path:
     """Write the (merged) reader as an ONNX graph with dynamic batch and length."""
+    import torch
+
     module = module.eval()
     example = tuple(torch.ones((1, 8), dtype=torch.int64) for _ in INPUTS)
     dynamic = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, *OUTPUTS)}
