@@ -78,6 +78,15 @@ class Settings(BaseSettings):
         "process (seconds; 0: every request; -1: never).",
     )
     keep_snapshots: int = Field(default=2, ge=1, description="Snapshots kept after a write.")
+    merge_factor: int = Field(
+        default=4,
+        ge=0,
+        description="Segments of one size tier merged into one in the background (rag/merging.py); "
+        "0 or 1: never merge.",
+    )
+    merge_floor_chunks: int = Field(
+        default=1000, ge=1, description="Segments below this many live chunks form the lowest tier."
+    )
 
     # Ingestion of pages, feeds and PDFs (rag/ingest/)
     max_page_bytes: int = Field(
