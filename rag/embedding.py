@@ -8,12 +8,18 @@ import re
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from rag.errors import ModelNotFound
-from rag.query_encoder import Backend, CachedEncoder, ShortTextEncoder, make_short_encoder
+from rag.query_encoder import (
+    Backend,
+    CachedEncoder,
+    ShortTextEncoder,
+    make_short_encoder,
+    plain_layout,
+)
 from rag.settings import DEFAULT_CACHE_DIR
 from rag.word_table import WordTable, whole_words
 
@@ -113,20 +119,17 @@ class SentenceTransformerEmbedder:
                 f"embedding model folder {path} does not exist; set RAG_EMBEDDING_MODEL to a local "
                 "sentence-transformers folder, or unset it to use the bundled all-MiniLM-L6-v2"
             )
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
         self.path = path
         self.name = BUNDLED_MODEL_NAME if model_path is None else str(path)
         self.batch_size = batch_size
-        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.dim = int(self.model.get_embedding_dimension() or 0)
+        layout = plain_layout(path)
+        # The model (and PyTorch) load only when needed: never for a question once the
+        # ONNX exports are in the cache, always for a model of another layout.
+        self.dim = layout.dim if layout else int(self.model.get_embedding_dimension() or 0)
 
         def fast(choice: Backend, auto: Backend) -> tuple[CachedEncoder | None, Backend]:
             encoder, used = make_short_encoder(
-                self.model, path, choice, cache_dir, self.fingerprint, threads, auto
+                self._transformer, path, choice, cache_dir, self.fingerprint, threads, auto
             )
             return (None if encoder is None else CachedEncoder(encoder, cache_size)), used
 
@@ -135,10 +138,23 @@ class SentenceTransformerEmbedder:
         self._bulk_threads = bulk_threads or os.cpu_count() or 1
         if word_table and self.reading is not None:
             name = f"{self.fingerprint[:16]}-{self.reading_backend}.npz"
-            vocabulary = whole_words(self.model.tokenizer.get_vocab())
+            vocabulary = whole_words(self.reading.encoder.tokens.tokenizer.get_vocab())
             self.reading.pinned = WordTable.cached(
                 cache_dir / "words" / name, vocabulary, self.reading.encoder.encode
             )
+
+    @cached_property
+    def model(self) -> Any:
+        """The sentence-transformers model itself, loaded on first use (imports PyTorch)."""
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        return SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+
+    def _transformer(self) -> Any:
+        return self.model[0].auto_model.eval()
 
     @cached_property
     def fingerprint(self) -> str:

@@ -6,7 +6,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,6 @@ class Pipeline:
         self.embedder: Embedder = embedder or make_embedder(settings)
         self.analyzer = Analyzer(load_aliases(settings.aliases_path))
         self.lexicon = load_lexicon()
-        self.splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
         self.store = IndexStore(
             settings.index_dir,
             IndexSpec(
@@ -97,6 +97,7 @@ class Pipeline:
                 dim=self.embedder.dim,
                 chunk_size=settings.chunk_size,
                 chunk_overlap=settings.chunk_overlap,
+                embed_titles=settings.embed_titles,
             ),
             IndexParams.from_settings(settings),
             self.analyzer,
@@ -113,6 +114,11 @@ class Pipeline:
         self._merge_state = threading.Lock()
         self._merger: threading.Thread | None = None
         self._merge_again = False
+
+    @cached_property
+    def splitter(self) -> Any:
+        """The chunker, made on the first write (asking never needs it)."""
+        return make_splitter(self.settings.chunk_size, self.settings.chunk_overlap)
 
     # ----- state --------------------------------------------------------------------------
     def open(self) -> Snapshot:
@@ -238,6 +244,7 @@ class Pipeline:
             return report
         with self.store.write_lock():
             base = self.store.base_for_write()
+            self._keep_embedding_choice(base)
             copies = (
                 CopyIndex(self.settings.fold_threshold, self._signatures)
                 if self.settings.fold_copies
@@ -262,7 +269,9 @@ class Pipeline:
                 self._install(base) if base.name else None
                 return report
             new_chunks = [c for a in changed.values() for c in chunk_article(a, self.splitter)]
-            vectors = self._embed_chunks([c.text for c in new_chunks], progress)
+            vectors = self._embed_chunks(
+                [self._embedded_text(changed[c.article_id], c.text) for c in new_chunks], progress
+            )
             chunks = [ChunkRecord(c.article_id, c.start, c.end, c.text) for c in new_chunks]
             sentences = sentence_vectors.for_write(
                 None, (), list(changed.values()), self.embedder, show_progress=progress.enabled
@@ -286,6 +295,19 @@ class Pipeline:
         self._schedule_merge()
         return report
 
+    def _keep_embedding_choice(self, base: Snapshot) -> None:
+        """A new index embeds titles as the settings say; an existing one as it was built
+        (indexes from before the setting: without), so its vectors stay of one kind."""
+        titles = bool(base.manifest.get("embed_titles", False)) if base.chunks else None
+        if titles is not None and titles != self.store.spec.embed_titles:
+            self.store.spec = replace(self.store.spec, embed_titles=titles)
+
+    def _embedded_text(self, article: Article, text: str) -> str:
+        """What a chunk's vector is made of: its article's title, a newline and its text
+        (a chunk deep in a long article rarely names what it is about); or the text alone."""
+        title = article.title.strip()
+        return f"{title}\n{text}" if self.store.spec.embed_titles and title else text
+
     def _embed_chunks(self, texts: list[str], progress: Progress) -> np.ndarray:
         """The chunks' vectors, a slice at a time so a terminal shows chunks/s and time left."""
         if not progress.enabled or not texts:
@@ -301,6 +323,7 @@ class Pipeline:
     def delete(self, doc_id: str) -> None:
         with self.store.write_lock():
             base = self.store.base_for_write(missing_ok=False)
+            self._keep_embedding_choice(base)
             if doc_id not in base.articles:
                 raise DocumentNotFound(f"no article with id {doc_id!r} in the index")
             empty = np.zeros((0, self.embedder.dim), dtype=np.float32)
@@ -310,6 +333,8 @@ class Pipeline:
 
     def upgrade(self) -> bool:
         """Migrate an index in the format before segments (`rag check --upgrade`)."""
+        if self.store.exists():  # the migrated manifest records how the vectors were made
+            self._keep_embedding_choice(self.store.load())
         upgraded = self.store.upgrade()
         if upgraded:
             self.open()
@@ -342,6 +367,7 @@ class Pipeline:
             try:
                 with self.store.write_lock():
                     snapshot = self.store.base_for_write(missing_ok=False)
+                    self._keep_embedding_choice(snapshot)  # the merged manifest keeps it
                 plan = self.merge_plan(snapshot)
                 merged = self.store.merge(plan) if plan else None
             except RagError as exc:

@@ -10,10 +10,12 @@ encoded texts are kept in a bounded LRU cache.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -30,6 +32,8 @@ ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class ShortTextEncoder(Protocol):
+    tokens: Tokens
+
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def with_threads(self, threads: int) -> ShortTextEncoder: ...
@@ -199,15 +203,40 @@ class OnnxEncoder:
         return encode_by_length(self.tokens, texts, forward)
 
 
-def plain_mean_pooling(model: Any) -> bool:
-    """True when the model is exactly Transformer -> mean Pooling -> Normalize."""
-    names = [type(module).__name__ for module in model]
-    if names != ["Transformer", "Pooling", "Normalize"]:
-        return False
-    return getattr(model[1], "pooling_mode", None) == "mean" and hasattr(model[0], "auto_model")
+@dataclass(frozen=True)
+class Layout:
+    """What the fast path needs to know of a sentence-transformers folder, read from its
+    configuration files (so no model has to be loaded to learn it)."""
+
+    max_seq_length: int
+    dim: int
 
 
-def export_onnx(transformer: Any, target: Path, quantize: bool) -> Path:
+def plain_layout(model_dir: Path) -> Layout | None:
+    """The layout when the folder holds exactly Transformer -> mean Pooling -> Normalize with a
+    fast tokenizer (`tokenizer.json`); None for any other model or an unreadable folder."""
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text(encoding="utf-8"))
+        kinds = [str(m["type"]).rsplit(".", 1)[-1] for m in modules]
+        if kinds != ["Transformer", "Pooling", "Normalize"] or modules[0]["path"] not in ("", "."):
+            return None
+        pooling = json.loads(
+            (model_dir / modules[1]["path"] / "config.json").read_text(encoding="utf-8")
+        )
+        modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v is True}
+        if modes != {"pooling_mode_mean_tokens"} or not (model_dir / "tokenizer.json").is_file():
+            return None
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        st_config = json.loads(
+            (model_dir / "sentence_bert_config.json").read_text(encoding="utf-8")
+        )
+        max_len = int(st_config.get("max_seq_length") or config["max_position_embeddings"])
+        return Layout(max_seq_length=max_len, dim=int(config["hidden_size"]))
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def export_onnx(load_transformer: Callable[[], Any], target: Path, quantize: bool) -> Path:
     """Export the transformer to ONNX at `target` (once; written to a temporary name first)."""
     if target.is_file():
         return target
@@ -232,7 +261,7 @@ def export_onnx(transformer: Any, target: Path, quantize: bool) -> Path:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                LastHiddenState(transformer).eval(),
+                LastHiddenState(load_transformer()).eval(),
                 (ids, torch.ones_like(ids), torch.zeros_like(ids)),
                 str(tmp),
                 input_names=list(ONNX_INPUTS),
@@ -248,7 +277,7 @@ def export_onnx(transformer: Any, target: Path, quantize: bool) -> Path:
 
 
 def make_short_encoder(
-    model: Any,
+    load_transformer: Callable[[], Any],
     model_dir: Path,
     backend: Backend,
     cache_dir: Path,
@@ -261,32 +290,34 @@ def make_short_encoder(
 
     `auto` takes the ONNX Runtime backend named by `auto` when it is installed and the export
     works (fp32: the same vectors as PyTorch to 1e-6 in about half the time; int8: about a
-    third of fp32's time), PyTorch otherwise.
+    third of fp32's time), PyTorch otherwise. `load_transformer` (the model's transformer in
+    eval mode) is called only to export or to run on PyTorch: with the export in the cache,
+    neither PyTorch nor the model is loaded.
     """
-    tokenizer_json = model_dir / "tokenizer.json"
-    if not plain_mean_pooling(model) or not tokenizer_json.is_file():
+    layout = plain_layout(model_dir)
+    if layout is None:
         if backend not in ("torch", "auto"):
             raise ModelNotFound(
                 f"RAG_EMBEDDING_BACKEND={backend} needs a Transformer + mean pooling + normalize "
                 f"model with a tokenizer.json; {model_dir} is not one: unset the variable"
             )
         return None, "torch"
-    tokens = Tokens(tokenizer_json, int(model.max_seq_length))
-    transformer = model[0].auto_model.eval()
+    tokens = Tokens(model_dir / "tokenizer.json", layout.max_seq_length)
     if backend == "auto":
         try:
-            encoder = _onnx_encoder(transformer, tokens, cache_dir, fingerprint, auto, threads)
+            encoder = _onnx_encoder(load_transformer, tokens, cache_dir, fingerprint, auto, threads)
             return encoder, auto
         except (ModelNotFound, OSError, RuntimeError, ImportError) as exc:
             logger.warning("ONNX query encoder unavailable (%s); using PyTorch", exc)
             backend = "torch"
     if backend == "torch":
-        return TorchEncoder(transformer, tokens), "torch"
-    return _onnx_encoder(transformer, tokens, cache_dir, fingerprint, backend, threads), backend
+        return TorchEncoder(load_transformer(), tokens), "torch"
+    encoder = _onnx_encoder(load_transformer, tokens, cache_dir, fingerprint, backend, threads)
+    return encoder, backend
 
 
 def _onnx_encoder(
-    transformer: Any,
+    load_transformer: Callable[[], Any],
     tokens: Tokens,
     cache_dir: Path,
     fingerprint: str,
@@ -295,6 +326,6 @@ def _onnx_encoder(
 ) -> OnnxEncoder:
     name = "model-int8.onnx" if backend == "onnx-int8" else "model.onnx"
     onnx_file = export_onnx(
-        transformer, cache_dir / "onnx" / fingerprint[:16] / name, backend == "onnx-int8"
+        load_transformer, cache_dir / "onnx" / fingerprint[:16] / name, backend == "onnx-int8"
     )
     return OnnxEncoder(onnx_file, tokens, threads)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rag.answering import NO_ANSWER, Answer, Citation
 from rag.attribution import attribution
@@ -23,13 +24,15 @@ from rag.lexicon import Lexicon
 from rag.quantities import find_quantities
 from rag.question import AUXILIARIES, AnswerType, answer_type_of
 from rag.reader.artifact import ReaderError
-from rag.reader.inference import Reader
 from rag.reports import Candidate, decide, reports_of, source_terms
 from rag.retrieval import Passage
 from rag.sentences import Sentence, article_sentences
 from rag.spans import DATE, normalize_date
 from rag.store import Snapshot
 from rag.text import Analyzer
+
+if TYPE_CHECKING:
+    from rag.reader.inference import Reader
 
 MAX_CITATIONS = 3
 REPORT_BAND = 0.3  # a span much less sure than the best answer is no report (set a priori)

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
 
     chunk_size: int = Field(default=600, ge=50, le=20000, description="Characters per chunk.")
     chunk_overlap: int = Field(default=120, ge=0, le=10000)
+    embed_titles: bool = Field(
+        default=True,
+        description="Embed each chunk as its article's title, a newline, then the chunk's text "
+        "(stored text and citations are the chunk's own); an existing index keeps its choice.",
+    )
 
     top_k: int = Field(default=5, ge=1, le=50, description="Passages returned by default.")
     candidate_k: int = Field(default=50, ge=1, le=1000, description="Per-retriever pool.")

@@ -82,6 +82,9 @@ class IndexSpec:
     dim: int
     chunk_size: int
     chunk_overlap: int
+    # How new chunks are embedded (see Pipeline._embedded_text): an index keeps the choice it
+    # was built with, so it is written to the manifest but never a reason to refuse an index.
+    embed_titles: bool = False
 
     def mismatches(self, manifest: dict[str, Any]) -> list[str]:
         wanted = {
@@ -538,6 +541,7 @@ class IndexStore:
             "chunk_size": self.spec.chunk_size,
             "chunk_overlap": self.spec.chunk_overlap,
             "splitter": SPLITTER_NAME,
+            "embed_titles": self.spec.embed_titles,
             "index_type": manifest_name(kind),
             "counts": {"articles": n_articles, "chunks": n_chunks},
             "segments": [

@@ -60,6 +60,41 @@ def test_reopened_index_equals_written_one(fake_pipeline: Pipeline, settings: Se
     assert (reopened.vectors == original.vectors).all()
 
 
+def test_chunks_are_embedded_after_their_title_and_stored_without_it(fake_pipeline: Pipeline):
+    article = Article("a", "Strike on Kharkiv", "Three people were hurt on Monday.")
+    fake_pipeline.ingest([article])
+    snap = fake_pipeline.snapshot
+    assert snap.manifest["embed_titles"] is True
+    (chunk,) = snap.chunks
+    assert chunk.text == article.text  # citations point into the text, not the title
+    embedder = fake_pipeline.embedder
+    titled = embedder.encode_documents([f"Strike on Kharkiv\n{article.text}"])[0]
+    assert np.allclose(snap.vectors[0], titled)
+    assert not np.allclose(snap.vectors[0], embedder.encode_documents([article.text])[0])
+
+
+def test_an_index_keeps_the_embedding_it_was_built_with(settings: Settings):
+    """An index built without titles (any index from before the setting) opens with the
+    default settings and stays without titles through writes and deletes."""
+    untitled = settings.model_copy(update={"embed_titles": False})
+    Pipeline(untitled, embedder=HashingEmbedder(dim=64)).ingest(
+        [_article("a", "Alpha text here."), _article("b", "Beta text here.")]
+    )
+    merging = settings.model_copy(update={"merge_factor": 2})  # so a merge commits too
+    default = Pipeline(merging, embedder=HashingEmbedder(dim=64))
+    default.open()
+    default.ingest([Article("c", "Gamma", "Gamma text here.")])
+    default.delete("b")
+    default.wait_merges()
+    snap = default.snapshot
+    assert len(snap.segments) == 1
+    assert snap.manifest["embed_titles"] is False
+    row = next(i for i, c in enumerate(snap.chunks) if c.article_id == "c")
+    assert np.allclose(
+        snap.vectors[row], default.embedder.encode_documents([snap.chunks[row].text])[0]
+    )
+
+
 def test_other_model_or_chunking_is_refused_with_rebuild_advice(fake_pipeline, settings):
     fake_pipeline.ensure_index()
     with pytest.raises(IncompatibleIndex, match="rebuild"):

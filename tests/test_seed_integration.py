@@ -69,3 +69,34 @@ def test_interrupted_write_leaves_the_old_index_usable(seed_pipeline: Pipeline, 
     assert reopened.store.current_name() == before
     assert "new" not in reopened.open().articles
     assert reopened.ask("how many were wounded in Odessa?").answer == "three"
+
+
+def test_asking_imports_neither_pytorch_nor_the_chunker(seed_pipeline: Pipeline):
+    """`rag ask` runs the question on the ONNX exports the index build left in the cache: the
+    model, PyTorch and the text splitter are never imported (they cost ~7 s a call)."""
+    import json
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, contextlib, io\n"
+        "from rag.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    code = main(['ask', '--json', 'how many were wounded in Odessa?'])\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers', 'langchain_text_splitters')\n"
+        "print(json.dumps({'code': code, 'answer': json.loads(out.getvalue())['answer'],\n"
+        "                  'loaded': [m for m in heavy if m in sys.modules]}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env["RAG_INDEX_DIR"] = str(seed_pipeline.settings.index_dir)
+    run = subprocess.run(
+        [sys.executable, "-c", "import json\n" + probe],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result == {"code": 0, "answer": "three", "loaded": []}

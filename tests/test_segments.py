@@ -224,6 +224,7 @@ def test_an_index_in_the_old_format_opens_then_migrates(tmp_path: Path, how: str
         assert not legacy.upgrade()
     reopened = Pipeline(old.settings, embedder=HashingEmbedder(dim=64))
     assert reopened.snapshot.manifest["format_version"] == 2
+    assert reopened.snapshot.manifest["embed_titles"] is False  # as its vectors were made
     assert reopened.snapshot.articles.keys() == {a.id for a in corpus}
     assert [[r[:3] for r in q] for q in results(reopened)] == [[r[:3] for r in q] for q in before]
     assert check_index(reopened.store) == []

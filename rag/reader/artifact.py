@@ -12,14 +12,15 @@ import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from rag.embedding import weights_checksum
 from rag.errors import RagError
 from rag.reader.calibration import AbstentionModel
-from rag.reader.model import LoraSettings
+from rag.reader.lora import LoraSettings
+
+if TYPE_CHECKING:
+    import torch
 
 FORMAT = "conflict-rag-reader"
 FORMAT_VERSION = 1

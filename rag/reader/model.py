@@ -7,7 +7,6 @@ Only the LoRA matrices and the head are trained and shipped; the base weights st
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,43 +14,11 @@ import torch
 from torch import nn
 
 from rag.errors import ModelNotFound
+from rag.reader.lora import LoraSettings
 
-TARGET_MODULES = (
-    "query",
-    "key",
-    "value",
-    "attention.output.dense",
-    "intermediate.dense",
-    "output.dense",
-)
 HEAD_PREFIX = "head."
 LORA_PREFIX = "lora."
 MASKED_LOGIT = -1e4  # padding never wins, and the value survives bf16
-
-
-@dataclass(frozen=True)
-class LoraSettings:
-    rank: int = 16
-    alpha: int = 32
-    dropout: float = 0.1
-    target_modules: tuple[str, ...] = TARGET_MODULES
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rank": self.rank,
-            "alpha": self.alpha,
-            "dropout": self.dropout,
-            "target_modules": list(self.target_modules),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LoraSettings:
-        return cls(
-            rank=int(data["rank"]),
-            alpha=int(data["alpha"]),
-            dropout=float(data["dropout"]),
-            target_modules=tuple(str(m) for m in data["target_modules"]),
-        )
 
 
 class SpanReader(nn.Module):
