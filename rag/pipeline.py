@@ -50,6 +50,7 @@ class IngestReport:
     folded: list[tuple[str, str]] = field(default_factory=list)  # (copy id, kept article id)
     chunks_added: int = 0
     committed: bool = False
+    embed_s: float = 0.0  # of the write's time, encoding chunks and sentences (the rest: index)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +102,7 @@ class Pipeline:
             ),
             IndexParams.from_settings(settings),
             self.analyzer,
+            checksum_on_load=settings.checksum_on_load,
         )
         self._answerer: Answerer | ReaderAnswerer | None = None
         self._answerer_lock = threading.Lock()
@@ -111,6 +113,7 @@ class Pipeline:
         self._checked_at = time.monotonic()
         self._unloadable = ""  # a newer snapshot that failed to load
         self._signatures: dict[str, tuple[str, Any]] = {}  # article MinHashes, kept across writes
+        self._copies: CopyIndex | None = None  # their LSH index (under the write lock)
         self._merge_state = threading.Lock()
         self._merger: threading.Thread | None = None
         self._merge_again = False
@@ -245,11 +248,7 @@ class Pipeline:
         with self.store.write_lock():
             base = self.store.base_for_write()
             self._keep_embedding_choice(base)
-            copies = (
-                CopyIndex(self.settings.fold_threshold, self._signatures)
-                if self.settings.fold_copies
-                else None
-            )
+            copies = self._copy_index() if self.settings.fold_copies else None
             plan = fold(base.articles, incoming.values(), copies)
             report.folded = plan.folded
             changed: dict[str, Article] = {}  # re-chunked and embedded
@@ -269,6 +268,7 @@ class Pipeline:
                 self._install(base) if base.name else None
                 return report
             new_chunks = [c for a in changed.values() for c in chunk_article(a, self.splitter)]
+            embedding = time.perf_counter()
             vectors = self._embed_chunks(
                 [self._embedded_text(changed[c.article_id], c.text) for c in new_chunks], progress
             )
@@ -276,6 +276,7 @@ class Pipeline:
             sentences = sentence_vectors.for_write(
                 None, (), list(changed.values()), self.embedder, show_progress=progress.enabled
             )
+            report.embed_s = time.perf_counter() - embedding
             # an article whose record changed (a wire copy folded in) moves to the new segment
             # with its stored chunks and vectors: nothing is embedded again
             moved = [a for doc_id, a in updated.items() if doc_id not in changed]
@@ -294,6 +295,12 @@ class Pipeline:
         self._install(snapshot)
         self._schedule_merge()
         return report
+
+    def _copy_index(self) -> CopyIndex:
+        """The stored articles' MinHash index, kept from write to write (fold syncs it)."""
+        if self._copies is None:
+            self._copies = CopyIndex(self.settings.fold_threshold, self._signatures)
+        return self._copies
 
     def _keep_embedding_choice(self, base: Snapshot) -> None:
         """A new index embeds titles as the settings say; an existing one as it was built

@@ -54,11 +54,13 @@ from rag.vector_index import (
     configure,
     extend_index,
     fits_trained_range,
+    for_segments,
     index_type_of,
     kind_from_manifest,
     manifest_name,
     read_index,
 )
+from rag.verified import VerifiedFiles
 
 FORMAT_VERSION = 2  # segments; 1: one snapshot folder holding every file (still read)
 LEGACY_FORMAT = 1
@@ -305,8 +307,11 @@ class IndexStore:
         spec: IndexSpec,
         params: IndexParams | None = None,
         analyzer: Analyzer | None = None,
+        checksum_on_load: str = "changed",
     ) -> None:
         self.root = Path(root)
+        self.checksum_on_load = checksum_on_load  # "always", or "changed" (rag/verified.py)
+        self.verified = VerifiedFiles(self.root, FILE_MODE)
         self.spec = spec
         self.params = params or IndexParams()
         self.analyzer = analyzer or Analyzer(load_aliases(DEFAULT_ALIASES))
@@ -430,12 +435,15 @@ class IndexStore:
         return Snapshot(name, manifest, [segment])
 
     def _read_folder(self, name: str, folder: Path, info: dict[str, Any]) -> Segment:
-        problems = _file_problems(folder, info)
-        if problems:
-            raise CorruptIndex(
-                f"index at {self.root} is damaged: {'; '.join(problems)}; "
-                "run `rag check` for details, or rebuild it with `rag ingest`"
-            )
+        names = _listed_files(info)
+        if self.checksum_on_load == "always" or not self.verified.unchanged(folder, names):
+            problems = _file_problems(folder, info)
+            if problems:
+                raise CorruptIndex(
+                    f"index at {self.root} is damaged: {'; '.join(problems)}; "
+                    "run `rag check` for details, or rebuild it with `rag ingest`"
+                )
+            self.verified.record(folder, names)
         kind = kind_from_manifest(info.get("index_type"))
         if kind is None:
             raise CorruptIndex(
@@ -574,6 +582,7 @@ class IndexStore:
             sentences,
             self.build_postings(chunks),
             extended,
+            whole=True,
         )
         return self._commit_manifest([(segment, frozenset())])
 
@@ -673,8 +682,10 @@ class IndexStore:
         sentences: SentenceVectors | None,
         postings: Postings,
         faiss_index: faiss.Index | None = None,
+        whole: bool = False,
     ) -> Segment:
-        """Write and flush a segment's files into `folder` (which exists and is empty)."""
+        """Write and flush a segment's files into `folder` (which exists and is empty); `whole`:
+        it is the whole index (`commit`), else one of several (its index type: `for_segments`)."""
         if sentences is not None:
             sentences = sentences.kept(articles)
         _write_meta(folder / "meta.sqlite", articles, chunks, sentences)
@@ -683,10 +694,11 @@ class IndexStore:
         if sentences is not None:
             np.save(folder / sentence_vectors.FILE, sentences.vectors, allow_pickle=False)
             written.append(sentence_vectors.FILE)
-        kind = choose_index_type(len(chunks), self.params)
+        params = self.params if whole else for_segments(self.params)
+        kind = choose_index_type(len(chunks), params)
         built_on = len(chunks)
         if faiss_index is None:
-            faiss_index = build_index(vectors, self.spec.dim, self.params, kind)
+            faiss_index = build_index(vectors, self.spec.dim, params, kind)
         elif self._latest is not None and self._latest.segments:
             built_on = _built_on(self._latest)
         faiss.write_index(faiss_index, str(folder / "index.faiss"))
@@ -712,6 +724,7 @@ class IndexStore:
             }
         write_info(folder, info, FILE_MODE)
         _fsync_dir(folder)
+        self.verified.record(folder, _listed_files(info))  # hashed above, as written
         return Segment.assemble(
             folder.name,
             folder,
@@ -789,6 +802,7 @@ class IndexStore:
                     os.rename(tmp, folder)
                     _fsync_dir(self.segments_dir)
                     segment.name, segment.folder = folder.name, folder
+                    self.verified.record(folder, _listed_files(segment.info))
                     late: set[str] = set()  # deleted by writers while the merge ran
                     for n in names:
                         late |= current.deleted.get(n, frozenset()) - base.deleted.get(
@@ -889,6 +903,8 @@ class IndexStore:
                             shutil.rmtree(path, ignore_errors=True)
         for stray in self.root.glob("CURRENT.tmp.*"):
             stray.unlink(missing_ok=True)
+        kept = {self.segments_dir / n for n in listed}
+        self.verified.retain(kept | {self.snapshots_dir / n for n in keep if n})
 
 
 def _merged_sentences(
