@@ -17,7 +17,9 @@ MOSTLY_DELETED = 0.5  # a segment with more than this share of deleted rows is r
 
 
 def tier(live: int, floor: int, factor: int) -> int:
-    """>>> [tier(n, 1000, 4) for n in (15, 999, 1000, 3999, 4000, 100_000)]
+    """The size tier of a segment of `live` chunks.
+
+    >>> [tier(n, 1000, 4) for n in (15, 999, 1000, 3999, 4000, 100_000)]
     [0, 0, 1, 1, 2, 4]
     """
     if live < floor:
