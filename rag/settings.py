@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=600, ge=50, le=20000, description="Characters per chunk.")
     chunk_overlap: int = Field(default=120, ge=0, le=10000)
     embed_titles: bool = Field(
-        default=True,
+        default=False,
         description="Embed each chunk as its article's title, a newline, then the chunk's text "
         "(stored text and citations are the chunk's own); an existing index keeps its choice.",
     )

@@ -60,7 +60,9 @@ def test_reopened_index_equals_written_one(fake_pipeline: Pipeline, settings: Se
     assert (reopened.vectors == original.vectors).all()
 
 
-def test_chunks_are_embedded_after_their_title_and_stored_without_it(fake_pipeline: Pipeline):
+def test_chunks_are_embedded_after_their_title_and_stored_without_it(settings: Settings):
+    titled_settings = settings.model_copy(update={"embed_titles": True})
+    fake_pipeline = Pipeline(titled_settings, embedder=HashingEmbedder(dim=64))
     article = Article("a", "Strike on Kharkiv", "Three people were hurt on Monday.")
     fake_pipeline.ingest([article])
     snap = fake_pipeline.snapshot
@@ -74,14 +76,14 @@ def test_chunks_are_embedded_after_their_title_and_stored_without_it(fake_pipeli
 
 
 def test_an_index_keeps_the_embedding_it_was_built_with(settings: Settings):
-    """An index built without titles (any index from before the setting) opens with the
-    default settings and stays without titles through writes and deletes."""
-    untitled = settings.model_copy(update={"embed_titles": False})
-    Pipeline(untitled, embedder=HashingEmbedder(dim=64)).ingest(
+    """An index built without titles (any index from before the setting) opens with titles
+    switched on and stays without them through writes and deletes."""
+    Pipeline(settings, embedder=HashingEmbedder(dim=64)).ingest(
         [_article("a", "Alpha text here."), _article("b", "Beta text here.")]
     )
-    merging = settings.model_copy(update={"merge_factor": 2})  # so a merge commits too
-    default = Pipeline(merging, embedder=HashingEmbedder(dim=64))
+    # titles switched on, and merging, so a merge commits a manifest too
+    titled = settings.model_copy(update={"embed_titles": True, "merge_factor": 2})
+    default = Pipeline(titled, embedder=HashingEmbedder(dim=64))
     default.open()
     default.ingest([Article("c", "Gamma", "Gamma text here.")])
     default.delete("b")

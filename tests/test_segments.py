@@ -212,7 +212,8 @@ def test_an_index_in_the_old_format_opens_then_migrates(tmp_path: Path, how: str
     old = pipeline_at(tmp_path, "old")
     write_legacy_index(old, corpus)
     assert check_index(old.store) == []
-    legacy = Pipeline(old.settings, embedder=HashingEmbedder(dim=64))
+    titled = old.settings.model_copy(update={"embed_titles": True})  # the old index has none
+    legacy = Pipeline(titled, embedder=HashingEmbedder(dim=64))
     before = results(legacy)  # opens as it is, BM25 built from the text
     assert legacy.snapshot.manifest["format_version"] == 1
     if how == "first write":
