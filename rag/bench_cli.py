@@ -43,6 +43,18 @@ def _backends(text: str) -> tuple[str, ...]:
     return values
 
 
+TINY_SEGMENTS: dict[str, Any] = {
+    "base_chunks": 40,
+    "small": 200,
+    "large": 2_000,
+    "layout": (1_220, 200, 200, 200, 50, 50, 50, 10, 10, 10),
+    "writes": 3,
+    "requests": 5,
+    "soak_minutes": 0.1,
+    "soak_clients": 2,
+}
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.store == "postgres":
         import json
@@ -58,6 +70,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     from rag.bench.run import BenchOptions, run
     from rag.cli import _settings
+
+    if args.segments or args.soak is not None:
+        return _segments(args, _settings(args))
 
     options = BenchOptions(**(TINY if args.tiny else {}))
     given = {
@@ -94,3 +109,42 @@ def register(sub: Any, add: Any) -> None:
         help="postgres: synthetic vectors in PostgreSQL + pgvector HNSW beside FAISS HNSW "
         "(--scale-chunks N, --requests = queries)",
     )
+    p.add_argument(
+        "--segments",
+        action="store_true",
+        help="only the segmented index's rows: one article's write at 1k and 100k chunks, "
+        "start-up, queries over 1 vs 10 segments, and a soak",
+    )
+    p.add_argument(
+        "--soak",
+        type=float,
+        metavar="MINUTES",
+        help="with --segments: minutes of one write a second while 8 clients query (2; 0: none)",
+    )
+
+
+def _segments(args: argparse.Namespace, settings: Any) -> int:
+    import json
+    import tempfile
+    import time
+
+    from rag.bench.segments import SegmentOptions, run_segments, segment_tables
+    from rag.settings import PROJECT_ROOT
+
+    options = SegmentOptions(**(TINY_SEGMENTS if args.tiny else {}))
+    if args.soak is not None:
+        options.soak_minutes = args.soak
+    if args.requests is not None:
+        options.requests = args.requests
+    out = Path(args.out) if args.out else PROJECT_ROOT / "eval" / "reports"
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="rag-bench-segments-") as tmp:
+        data = run_segments(settings, options, Path(tmp))
+    data["wall_s"] = round(time.perf_counter() - started, 1)
+    text = segment_tables(data)
+    print(text)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench-segments.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
+    (out / "bench-segments.md").write_text(text)
+    print(f"written {out / 'bench-segments.json'} (and bench-segments.md), {data['wall_s']} s")
+    return 0

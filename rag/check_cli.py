@@ -12,7 +12,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     from rag.cli import _pipeline
     from rag.integrity import inspect_index
 
-    store = _pipeline(args).store
+    pipeline = _pipeline(args)
+    store = pipeline.store
+    if args.upgrade:
+        upgraded = pipeline.upgrade()
+        print(
+            f"index at {store.root} "
+            + ("migrated to segments" if upgraded else "already uses segments; nothing to migrate")
+        )
     report = inspect_index(store)
     if args.json:
         document = {
@@ -26,6 +33,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     elif report.ok:
         print(
             f"index at {store.root} is whole: snapshot {report.snapshot}, "
+            f"{_count(report.counts.get('segments', 1), 'segment')}, "
             f"{_count(report.counts.get('articles', 0), 'article')}, "
             f"{_count(report.counts.get('chunks', 0), 'chunk')}; "
             "checksums, counts, ids and offsets agree"
@@ -45,3 +53,8 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     """Add `rag check` to the CLI (called by rag.cli)."""
     p = add("check", cmd_check, "verify the index: manifest, checksums, counts, ids, offsets")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="first migrate an index written before segments (the first write also does)",
+    )

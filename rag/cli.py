@@ -55,6 +55,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     report = pipeline.ingest_paths(
         paths, strict=args.strict, show_progress=sys.stderr.isatty(), id_from=args.id_from
     )
+    pipeline.wait_merges()  # the write is committed; let a merge it started finish
     _print_skipped(report)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
@@ -100,6 +101,7 @@ def _ingest_on_ray(args: argparse.Namespace) -> int:
 def cmd_delete(args: argparse.Namespace) -> int:
     pipeline = _pipeline(args)
     pipeline.delete(args.doc_id)
+    pipeline.wait_merges()
     print(f"deleted {args.doc_id}")
     return 0
 

@@ -23,9 +23,11 @@ import numpy as np
 from rag import sentence_vectors
 from rag.documents import Article
 from rag.errors import RagError
+from rag.postings import Postings
+from rag.segments import POSTINGS_FILES, SEGMENT_FILE, files_of, read_info
 from rag.store import (
-    FILES,
     FORMAT_VERSION,
+    LEGACY_FORMAT,
     OPTIONAL_FILES,
     IndexStore,
     _is_snapshot_name,
@@ -47,7 +49,6 @@ MANIFEST_TYPES: dict[str, type] = {
     "chunk_overlap": int,
     "splitter": str,
     "counts": dict,
-    "files": dict,
 }
 
 
@@ -95,11 +96,80 @@ def inspect_index(store: IndexStore) -> IndexCheck:
     if name is None:
         return report
     report.snapshot = name
-    folder = store.snapshots_dir / name
-    where = f"snapshots/{name}"
     manifest = _check_manifest(store, name, report)
     if manifest is None:
         return report
+    if manifest.get("format_version") == LEGACY_FORMAT:
+        meta = _check_folder(
+            store, store.snapshots_dir / name, manifest, report, f"snapshots/{name}"
+        )
+        if meta is not None:
+            report.counts = {"articles": len(meta[0]), "chunks": len(meta[1])}
+    else:
+        _check_segments(store, manifest, report)
+    return report
+
+
+def _check_segments(store: IndexStore, manifest: dict[str, Any], report: IndexCheck) -> None:
+    """Every listed segment whole; tombstones name its articles; an article is live once; the
+    manifest's counts are the live articles and chunks."""
+    entries = manifest.get("segments")
+    if not isinstance(entries, list):
+        report.add(f"snapshots/{report.snapshot}/manifest.json", "has no list of segments")
+        return
+    live: dict[str, str] = {}
+    twice, live_chunks = [], 0
+    for entry in entries:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        deleted = entry.get("deleted") if isinstance(entry, dict) else None
+        if not (isinstance(name, str) and _is_snapshot_name(name) and isinstance(deleted, list)):
+            report.add(
+                f"snapshots/{report.snapshot}/manifest.json", f"malformed segment {entry!r:.60}"
+            )
+            continue
+        where, folder = f"segments/{name}", store.segments_dir / name
+        if not folder.is_dir():
+            report.add(where, "does not exist, but the manifest lists it")
+            continue
+        try:
+            info = read_info(folder)
+        except RagError as exc:
+            report.add(f"{where}/{SEGMENT_FILE}", str(exc))
+            continue
+        meta = _check_folder(store, folder, info, report, where)
+        if meta is None:
+            continue
+        articles, rows = meta
+        dead = set(deleted)
+        report.add_rows(
+            f"snapshots/{report.snapshot}/manifest.json",
+            f"tombstones in segment {name} for articles it does not hold",
+            sorted(repr(d) for d in dead - set(articles)),
+        )
+        for doc_id in set(articles) - dead:
+            if doc_id in live:
+                twice.append(f"{doc_id!r} (segments {live[doc_id]} and {name})")
+            live[doc_id] = name
+        live_chunks += sum(1 for row in rows if row[1] not in dead)
+    report.add_rows("segments", "articles live in two segments", twice)
+    report.counts = {"articles": len(live), "chunks": live_chunks, "segments": len(entries)}
+    counts = manifest.get("counts")
+    if isinstance(counts, dict) and (counts.get("articles"), counts.get("chunks")) != (
+        len(live),
+        live_chunks,
+    ):
+        report.add(
+            "counts",
+            f"disagree: manifest.json chunks {counts.get('chunks')!r:.20}, articles "
+            f"{counts.get('articles')!r:.20}; live in the segments: {live_chunks} chunks, "
+            f"{len(live)} articles",
+        )
+
+
+def _check_folder(
+    store: IndexStore, folder: Path, manifest: dict[str, Any], report: IndexCheck, where: str
+) -> tuple[dict[str, Article], list[ChunkRow]] | None:
+    """One snapshot folder (format 1) or segment: files, records, vectors, FAISS, postings."""
     intact = _check_files(folder, manifest, report, where)
     dim = manifest["dim"] if type(manifest.get("dim")) is int else store.spec.dim
     meta = _read_meta(folder / "meta.sqlite", report, f"{where}/meta.sqlite")
@@ -111,15 +181,64 @@ def inspect_index(store: IndexStore) -> IndexCheck:
         except RagError as exc:
             report.add(f"{where}/index.faiss", str(exc))
     if meta is not None:
-        articles, chunk_rows = meta
-        report.counts = {"articles": len(articles), "chunks": len(chunk_rows)}
-        _check_chunks(articles, chunk_rows, report, f"{where}/meta.sqlite")
+        _check_chunks(meta[0], meta[1], report, f"{where}/meta.sqlite")
     _check_counts(manifest, meta, vectors, faiss_index, report)
     _check_faiss(faiss_index, vectors, meta, dim, report, f"{where}/index.faiss")
     if sentence_vectors.FILE in intact and meta is not None:
         _check_sentences(folder, manifest, set(meta[0]), dim, report, where)
+    if meta is not None and all(f in intact for f in POSTINGS_FILES):
+        _check_postings(store, folder, manifest, meta, report, where)
     _check_permissions(store, folder, report)
-    return report
+    return meta
+
+
+def _check_postings(
+    store: IndexStore,
+    folder: Path,
+    info: dict[str, Any],
+    meta: tuple[dict[str, Article], list[ChunkRow]],
+    report: IndexCheck,
+    where: str,
+) -> None:
+    """The BM25 arrays are consistent, and equal the chunks' terms when this analyzer wrote them."""
+    try:
+        postings = Postings.load(folder, mmap=True)
+    except (OSError, ValueError, EOFError) as exc:
+        report.add(f"{where}/bm25", f"unreadable postings ({exc})")
+        return
+    articles, rows = meta
+    for problem in postings.problems(len(rows)):
+        report.add(f"{where}/bm25", problem)
+    if info.get("bm25_analyzer") != store.analyzer_id or len(postings.doc_len) != len(rows):
+        return
+    texts = []
+    for _, article_id, start, end in rows:
+        article = articles.get(article_id)
+        ok = article is not None and type(start) is int and type(end) is int
+        texts.append(article.text[start:end] if ok else "")  # type: ignore[union-attr]
+    rebuilt = Postings.build([store.analyzer.terms(t) for t in texts])
+    if _canonical(rebuilt) != _canonical(postings) or not np.array_equal(
+        rebuilt.doc_len, postings.doc_len
+    ):
+        report.add(f"{where}/bm25", "postings differ from the terms of the chunks' text")
+
+
+def _canonical(postings: Postings) -> tuple[list[str], bytes, bytes, bytes]:
+    """Postings in term order (a merge numbers terms differently from a build)."""
+    order = np.argsort(postings.terms, kind="stable")
+    counts = np.diff(postings.indptr)[order]
+    starts = postings.indptr[:-1][order]
+    picks = (
+        np.concatenate([np.arange(a, a + n) for a, n in zip(starts, counts, strict=True)])
+        if len(order)
+        else np.zeros(0, dtype=np.int64)
+    )
+    return (
+        postings.terms[order].tolist(),
+        counts.astype(np.int64).tobytes(),
+        postings.docs[picks].astype(np.int64).tobytes(),
+        postings.tf[picks].astype(np.float32).tobytes(),
+    )
 
 
 def _check_sentences(
@@ -199,10 +318,14 @@ def _check_manifest(store: IndexStore, name: str, report: IndexCheck) -> dict[st
             report.add(where, f"{key!r} is missing")
         elif type(value) is not wanted:  # `type is`: a bool is not a count
             report.add(where, f"{key!r} should be {wanted.__name__}, found {value!r:.60}")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in (FORMAT_VERSION, LEGACY_FORMAT):
         report.add(
             where, f"format_version {manifest.get('format_version')!r:.20} is not {FORMAT_VERSION}"
         )
+    elif (
+        manifest.get("format_version") == LEGACY_FORMAT and type(manifest.get("files")) is not dict
+    ):
+        report.add(where, "'files' should be dict (the checksums of a format-1 snapshot)")
     for mismatch in store.spec.mismatches(manifest):
         report.add(where, f"not compatible with the settings: {mismatch}")
     counts = manifest.get("counts")
@@ -220,7 +343,7 @@ def _check_files(
     files = manifest.get("files")
     files = files if isinstance(files, dict) else {}
     intact = set()
-    for name in (*FILES, *(f for f in OPTIONAL_FILES if f in files)):
+    for name in files_of(manifest):
         path, expected = folder / name, files.get(name)
         if not path.is_file():
             report.add(f"{where}/{name}", "missing")
@@ -413,7 +536,11 @@ def _ranges(ids: list[int]) -> list[str]:
 def _check_permissions(store: IndexStore, folder: Path, report: IndexCheck) -> None:
     """Owner-only: folders 0700, files 0600 (the index may hold unpublished reporting)."""
     paths = [store.root, store.snapshots_dir, folder, store.current_file]
-    paths += [folder / name for name in (*FILES, *OPTIONAL_FILES, "manifest.json")]
+    paths += [
+        folder / name
+        for name in (*files_of({"files": dict.fromkeys(POSTINGS_FILES)}), *OPTIONAL_FILES)
+    ]
+    paths += [folder / "manifest.json", folder / SEGMENT_FILE]
     for path in paths:
         try:
             mode = stat.S_IMODE(path.lstat().st_mode)

@@ -29,6 +29,7 @@ from rag.errors import (
 from rag.ingest.folding import CopyIndex, fold
 from rag.ingest.progress import Progress
 from rag.lexicon import Lexicon, load_lexicon
+from rag.merging import plan_merge
 from rag.reading import ReaderAnswerer
 from rag.retrieval import Filters, Passage, Retriever
 from rag.settings import Settings
@@ -49,6 +50,7 @@ class IngestReport:
     folded: list[tuple[str, str]] = field(default_factory=list)  # (copy id, kept article id)
     chunks_added: int = 0
     committed: bool = False
+    embed_s: float = 0.0  # of the write's time, encoding chunks and sentences (the rest: index)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +101,8 @@ class Pipeline:
                 embed_titles=settings.embed_titles,
             ),
             IndexParams.from_settings(settings),
+            self.analyzer,
+            checksum_on_load=settings.checksum_on_load,
         )
         self._answerer: Answerer | ReaderAnswerer | None = None
         self._answerer_lock = threading.Lock()
@@ -109,6 +113,10 @@ class Pipeline:
         self._checked_at = time.monotonic()
         self._unloadable = ""  # a newer snapshot that failed to load
         self._signatures: dict[str, tuple[str, Any]] = {}  # article MinHashes, kept across writes
+        self._copies: CopyIndex | None = None  # their LSH index (under the write lock)
+        self._merge_state = threading.Lock()
+        self._merger: threading.Thread | None = None
+        self._merge_again = False
 
     @cached_property
     def splitter(self) -> Any:
@@ -240,11 +248,7 @@ class Pipeline:
         with self.store.write_lock():
             base = self.store.base_for_write()
             self._keep_embedding_choice(base)
-            copies = (
-                CopyIndex(self.settings.fold_threshold, self._signatures)
-                if self.settings.fold_copies
-                else None
-            )
+            copies = self._copy_index() if self.settings.fold_copies else None
             plan = fold(base.articles, incoming.values(), copies)
             report.folded = plan.folded
             changed: dict[str, Article] = {}  # re-chunked and embedded
@@ -263,30 +267,40 @@ class Pipeline:
             if not changed and not updated:
                 self._install(base) if base.name else None
                 return report
-            keep = [i for i, c in enumerate(base.chunks) if c.article_id not in changed]
             new_chunks = [c for a in changed.values() for c in chunk_article(a, self.splitter)]
+            embedding = time.perf_counter()
             vectors = self._embed_chunks(
                 [self._embedded_text(changed[c.article_id], c.text) for c in new_chunks], progress
             )
-            all_articles = {k: v for k, v in base.articles.items() if k not in changed}
-            all_articles.update(updated)
-            all_articles.update(changed)
-            chunks = [base.chunks[i] for i in keep] + [
-                ChunkRecord(c.article_id, c.start, c.end, c.text) for c in new_chunks
-            ]
-            all_vectors = np.concatenate([base.vectors[keep], vectors]) if keep else vectors
+            chunks = [ChunkRecord(c.article_id, c.start, c.end, c.text) for c in new_chunks]
             sentences = sentence_vectors.for_write(
-                base.sentences,
-                all_articles.keys() - changed.keys(),
-                list(changed.values()),
-                self.embedder,
-                show_progress=progress.enabled,
+                None, (), list(changed.values()), self.embedder, show_progress=progress.enabled
             )
-            snapshot = self.store.commit(all_articles, chunks, all_vectors, sentences)
+            report.embed_s = time.perf_counter() - embedding
+            # an article whose record changed (a wire copy folded in) moves to the new segment
+            # with its stored chunks and vectors: nothing is embedded again
+            moved = [a for doc_id, a in updated.items() if doc_id not in changed]
+            if moved:
+                chunks, vectors, sentences = _with_moved(base, moved, chunks, vectors, sentences)
+            snapshot = self.store.add(
+                base,
+                {**{a.id: a for a in moved}, **changed},
+                chunks,
+                vectors,
+                sentences,
+                remove=set(changed) | set(updated),
+            )
             report.chunks_added = len(new_chunks)
             report.committed = True
         self._install(snapshot)
+        self._schedule_merge()
         return report
+
+    def _copy_index(self) -> CopyIndex:
+        """The stored articles' MinHash index, kept from write to write (fold syncs it)."""
+        if self._copies is None:
+            self._copies = CopyIndex(self.settings.fold_threshold, self._signatures)
+        return self._copies
 
     def _keep_embedding_choice(self, base: Snapshot) -> None:
         """A new index embeds titles as the settings say; an existing one as it was built
@@ -319,12 +333,68 @@ class Pipeline:
             self._keep_embedding_choice(base)
             if doc_id not in base.articles:
                 raise DocumentNotFound(f"no article with id {doc_id!r} in the index")
-            keep = [i for i, c in enumerate(base.chunks) if c.article_id != doc_id]
-            articles = {k: v for k, v in base.articles.items() if k != doc_id}
-            snapshot = self.store.commit(
-                articles, [base.chunks[i] for i in keep], base.vectors[keep], base.sentences
-            )
+            empty = np.zeros((0, self.embedder.dim), dtype=np.float32)
+            snapshot = self.store.add(base, {}, [], empty, None, remove={doc_id})
         self._install(snapshot)
+        self._schedule_merge()
+
+    def upgrade(self) -> bool:
+        """Migrate an index in the format before segments (`rag check --upgrade`)."""
+        if self.store.exists():  # the migrated manifest records how the vectors were made
+            self._keep_embedding_choice(self.store.load())
+        upgraded = self.store.upgrade()
+        if upgraded:
+            self.open()
+        return upgraded
+
+    # ----- merging ------------------------------------------------------------------------
+    def _schedule_merge(self) -> None:
+        """Merge segments in a background thread when the policy asks for it; reads and writes
+        go on meanwhile (a merge holds the write lock only to commit)."""
+        if self.settings.merge_factor < 2:
+            return
+        with self._merge_state:
+            if self._merger is not None and self._merger.is_alive():
+                self._merge_again = True
+                return
+            self._merge_again = False
+            self._merger = threading.Thread(target=self._merge_loop, name="rag-merge", daemon=True)
+            self._merger.start()
+
+    def merge_plan(self, snapshot: Snapshot) -> list[str] | None:
+        """Names of the segments the merge policy would merge next in this snapshot."""
+        sizes = [
+            (s.rows, int(m.sum())) for s, m in zip(snapshot.segments, snapshot.live, strict=True)
+        ]
+        plan = plan_merge(sizes, self.settings.merge_floor_chunks, self.settings.merge_factor)
+        return None if plan is None else [snapshot.segments[i].name for i in plan]
+
+    def _merge_loop(self) -> None:
+        while True:
+            try:
+                with self.store.write_lock():
+                    snapshot = self.store.base_for_write(missing_ok=False)
+                    self._keep_embedding_choice(snapshot)  # the merged manifest keeps it
+                plan = self.merge_plan(snapshot)
+                merged = self.store.merge(plan) if plan else None
+            except RagError as exc:
+                logger.warning("merging segments of %s failed: %s", self.store.root, exc)
+                merged = None
+            if merged is not None:
+                self._install(merged)
+                continue
+            with self._merge_state:
+                if not self._merge_again:
+                    self._merger = None
+                    return
+                self._merge_again = False
+
+    def wait_merges(self, timeout: float | None = None) -> None:
+        """Block until background merging is done (the CLI before it exits, tests)."""
+        with self._merge_state:
+            merger = self._merger
+        if merger is not None:
+            merger.join(timeout)
 
     def ensure_index(self, seeds_dir: Path | None = None) -> IngestReport | None:
         """Build the index from the seed articles when there is none yet."""
@@ -445,6 +515,31 @@ def make_answerer(
             analyzer=analyzer,
         )
     return Answerer(embedder, analyzer, lexicon, settings.abstain_threshold)
+
+
+def _with_moved(
+    base: Snapshot,
+    moved: list[Article],
+    chunks: list[ChunkRecord],
+    vectors: np.ndarray,
+    sentences: sentence_vectors.SentenceVectors | None,
+) -> tuple[list[ChunkRecord], np.ndarray, sentence_vectors.SentenceVectors | None]:
+    """The new segment's rows plus the stored chunks, vectors and sentence rows of `moved`."""
+    parts = [vectors]
+    chunks = list(chunks)
+    for article in moved:
+        segment, rows = base.article_rows(article.id)
+        chunks += [segment.chunks[r] for r in rows]
+        parts.append(np.asarray(segment.vectors[rows], dtype=np.float32))
+        stored = segment.sentences
+        span = None if stored is None else stored.rows.get(article.id)
+        if sentences is not None and span is not None and stored.usable_by(sentences.encoder):  # type: ignore[union-attr]
+            first, count = span
+            sentences = sentences.plus(
+                {article.id: (0, count)},
+                np.asarray(stored.vectors[first : first + count]),  # type: ignore[union-attr]
+            )
+    return chunks, np.concatenate(parts), sentences
 
 
 def _age(snapshot: Snapshot) -> int:

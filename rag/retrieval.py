@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused by reciprocal rank."""
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused, over every live segment."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-import bm25s
 import numpy as np
 
 from rag.documents import Copy
 from rag.embedding import Embedder
 from rag.errors import BadQuery
+from rag.postings import Postings, bm25_scores
 from rag.store import Snapshot
 from rag.text import Analyzer
 
@@ -125,22 +125,38 @@ def top_positive(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     return [(int(rows[i]), float(scores[rows[i]])) for i in order]
 
 
-def build_bm25(snapshot: Snapshot, analyzer: Analyzer) -> tuple[bm25s.BM25 | None, set[str]]:
-    """BM25 over the snapshot's chunks, cached on the snapshot."""
-    cached = snapshot.extras.get("bm25")
-    if cached is not None:
-        return cached
-    vocab: dict[str, int] = {}
-    ids = [
-        [vocab.setdefault(t, len(vocab)) for t in analyzer.terms(chunk.text) or ["\u2205"]]
-        for chunk in snapshot.chunks
-    ]
-    if not ids:
-        result: tuple[bm25s.BM25 | None, set[str]] = (None, set())
-    else:
-        model = bm25s.BM25()
-        model.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
-        result = (model, set(vocab))
+@dataclass(frozen=True)
+class LexicalIndex:
+    """BM25 over a snapshot: each segment's postings with its local -> global ids, and the
+    statistics of the live rows of all of them (so many segments rank as one would)."""
+
+    parts: list[tuple[Postings, np.ndarray]]
+    docs: int
+    avg_len: float
+
+    def knows(self, term: str) -> bool:
+        return any(term in postings.vocab for postings, _ in self.parts)
+
+    def scores(self, terms: list[str]) -> np.ndarray:
+        return bm25_scores(self.parts, terms, self.docs, self.avg_len, self.docs)
+
+
+def build_bm25(snapshot: Snapshot, analyzer: Analyzer) -> LexicalIndex | None:
+    """BM25 over the snapshot's live chunks, cached on the snapshot. The postings were made by
+    the store's analyzer when the segments were written (or loaded), never here."""
+    if "bm25" in snapshot.extras:
+        return snapshot.extras["bm25"]
+    docs = len(snapshot.chunks)
+    result = None
+    if docs:
+        total = sum(
+            float(s.postings.doc_len[mask].sum())
+            for s, mask in zip(snapshot.segments, snapshot.live, strict=True)
+        )
+        parts = [
+            (s.postings, ids) for s, ids in zip(snapshot.segments, snapshot.to_global, strict=True)
+        ]
+        result = LexicalIndex(parts, docs, total / docs)
     snapshot.extras["bm25"] = result
     return result
 
@@ -165,7 +181,7 @@ class Retriever:
         self.analyzer = analyzer
         self.candidate_k = candidate_k
         self.rrf_k = rrf_k
-        self.bm25, self.vocab = build_bm25(snapshot, analyzer)
+        self.bm25 = build_bm25(snapshot, analyzer)
 
     def _allowed(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or not filters.active:
@@ -180,17 +196,29 @@ class Retriever:
     def dense(
         self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
-        n = len(self.snapshot.chunks)
-        if n == 0 or k <= 0:
+        snapshot = self.snapshot
+        if len(snapshot.chunks) == 0 or k <= 0:
             return []
         if allowed is None:
-            scores, ids = self.snapshot.faiss_index.search(query_vector.reshape(1, -1), min(k, n))
-            return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            query = query_vector.reshape(1, -1)
+            hits = []
+            for segment, mask, to_global in zip(
+                snapshot.segments, snapshot.live, snapshot.to_global, strict=True
+            ):
+                # ask for as many more as the segment has deleted rows, then drop those
+                want = min(segment.rows, k + segment.rows - int(mask.sum()))
+                scores, ids = segment.faiss_index.search(query, want)
+                hits += [
+                    (int(to_global[i]), float(s))
+                    for i, s in zip(ids[0], scores[0], strict=True)
+                    if i >= 0 and to_global[i] >= 0
+                ]
+            return sorted(hits, key=lambda hit: (-hit[1], hit[0]))[:k]
         rows = np.flatnonzero(allowed)
         if not len(rows):
             return []
-        sims = self.snapshot.vectors[rows] @ query_vector.reshape(-1)
-        top = np.argsort(-sims)[:k]
+        sims = snapshot.vectors_at(rows) @ query_vector.reshape(-1)
+        top = np.argsort(-sims, kind="stable")[:k]
         return [(int(rows[i]), float(sims[i])) for i in top]
 
     def lexical(
@@ -198,11 +226,12 @@ class Retriever:
     ) -> list[tuple[int, float]]:
         if self.bm25 is None:
             return []
-        terms = [t for t in self.analyzer.terms(question) if t in self.vocab]
+        terms = [t for t in self.analyzer.terms(question) if self.bm25.knows(t)]
         if not terms:
             return []
-        mask = None if allowed is None else allowed.astype(np.float32)
-        scores = self.bm25.get_scores(terms, weight_mask=mask)
+        scores = self.bm25.scores(terms)
+        if allowed is not None:
+            scores *= allowed.astype(np.float32)
         return top_positive(scores, k)
 
     def search(
@@ -239,7 +268,9 @@ class Retriever:
         article = self.snapshot.articles[chunk.article_id]
         cosine = dense.get(chunk_id)
         if cosine is None:  # ranked by BM25 only: still report its similarity to the question
-            cosine = float(self.snapshot.vectors[chunk_id] @ query_vector.reshape(-1))
+            cosine = float(
+                self.snapshot.vectors_at(np.array([chunk_id]))[0] @ query_vector.reshape(-1)
+            )
         return Passage(
             chunk_id=chunk_id,
             doc_id=article.id,

@@ -83,6 +83,21 @@ class Settings(BaseSettings):
         "process (seconds; 0: every request; -1: never).",
     )
     keep_snapshots: int = Field(default=2, ge=1, description="Snapshots kept after a write.")
+    merge_factor: int = Field(
+        default=4,
+        ge=0,
+        description="Segments of one size tier merged into one in the background (rag/merging.py); "
+        "0 or 1: never merge.",
+    )
+    checksum_on_load: Literal["changed", "always"] = Field(
+        default="changed",
+        description="Opening the index hashes a segment's files only when their size, times "
+        "or inode changed since they last hashed whole (rag/verified.py); always: every load. "
+        "`rag check` always hashes everything.",
+    )
+    merge_floor_chunks: int = Field(
+        default=1000, ge=1, description="Segments below this many live chunks form the lowest tier."
+    )
 
     # Ingestion of pages, feeds and PDFs (rag/ingest/)
     max_page_bytes: int = Field(
@@ -108,6 +123,12 @@ class Settings(BaseSettings):
         description="auto: exact (flat) below index_auto_threshold chunks, IVF from there on.",
     )
     index_auto_threshold: int = Field(default=20_000, ge=1, description="Chunks: flat below.")
+    index_segment_threshold: int = Field(
+        default=2_000,
+        ge=1,
+        description="The same for a segment added or merged into an index (auto: flat below, "
+        "IVF from there on): ten exact segments cost more per query than IVF over each.",
+    )
     hnsw_m: int = Field(default=32, ge=4, le=128, description="HNSW links per node.")
     hnsw_ef_construction: int = Field(default=80, ge=8, le=2048)
     hnsw_ef_search: int = Field(default=128, ge=8, le=4096, description="HNSW search breadth.")

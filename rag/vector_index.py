@@ -15,6 +15,7 @@ recall@10 0.976-0.979 (not the default: IVF-Flat's recall is 1.000 at the same s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,9 @@ class IndexParams:
 
     choice: IndexChoice = "auto"
     auto_threshold: int = 20_000  # chunks; exact search below, IVF from here on
+    # the same for a segment added or merged into an index: exact search costs per segment,
+    # so ten small exact segments cost more than one IVF index over all of them
+    segment_threshold: int = 2_000
     hnsw_m: int = 32
     hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 128
@@ -70,6 +74,7 @@ class IndexParams:
         return cls(
             choice=settings.index_type,
             auto_threshold=settings.index_auto_threshold,
+            segment_threshold=settings.index_segment_threshold,
             hnsw_m=settings.hnsw_m,
             hnsw_ef_construction=settings.hnsw_ef_construction,
             hnsw_ef_search=settings.hnsw_ef_search,
@@ -90,6 +95,16 @@ def choose_index_type(n: int, params: IndexParams) -> IndexType:
     if params.choice != "auto":
         return params.choice
     return "flat" if n < params.auto_threshold else "ivf"
+
+
+def for_segments(params: IndexParams) -> IndexParams:
+    """The parameters for a segment added or merged into an index (IVF from fewer chunks).
+
+    >>> choose_index_type(5_000, for_segments(IndexParams()))
+    'ivf'
+    """
+    threshold = min(params.auto_threshold, params.segment_threshold)
+    return dataclasses.replace(params, auto_threshold=threshold)
 
 
 def ivf_lists(n: int, requested: int = 0) -> int:

@@ -82,6 +82,16 @@ def snapshot_names(index: Path) -> set[str]:
     return {p.name for p in (index / "snapshots").iterdir()}
 
 
+def written_folders(index: Path) -> set[str]:
+    """`snapshots/NNN` and `segments/NNN` (a write makes a segment, then a snapshot manifest)."""
+    return {
+        f"{kind}/{p.name}"
+        for kind in ("snapshots", "segments")
+        if (index / kind).is_dir()
+        for p in (index / kind).iterdir()
+    }
+
+
 @dataclass
 class Setup:
     template: Path
@@ -89,7 +99,7 @@ class Setup:
     old: dict[str, str]
     new: dict[str, str]
     duration_s: float  # a whole uninterrupted ingest of the batch, process start to exit
-    commit_s: float  # from the new snapshot folder appearing to the CURRENT rename
+    commit_s: float  # from the new segment folder appearing to the CURRENT rename
 
 
 def run_and_watch(batch: Path, index: Path) -> tuple[float, float]:
@@ -104,13 +114,13 @@ def run_and_watch(batch: Path, index: Path) -> tuple[float, float]:
 def watch_commit(
     index: Path, running: Callable[[], bool]
 ) -> tuple[float | None, float | None, float]:
-    """While `running()`, poll the index: when a new snapshot folder appeared, when CURRENT
-    was renamed (None if never), and when the writer was done."""
-    before, pointer = snapshot_names(index), (index / "CURRENT").read_text()
+    """While `running()`, poll the index: when a new segment or snapshot folder appeared, when
+    CURRENT was renamed (None if never), and when the writer was done."""
+    before, pointer = written_folders(index), (index / "CURRENT").read_text()
     appeared = renamed = None
     while running():
         now = time.monotonic()
-        if appeared is None and snapshot_names(index) - before:
+        if appeared is None and written_folders(index) - before:
             appeared = now
         if renamed is None and (index / "CURRENT").read_text() != pointer:
             renamed = now
@@ -138,16 +148,20 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
 
 
 def phase_at_kill(index: Path, before: set[str]) -> str:
-    """Where the writer was when it died, read from what it left on disk."""
-    fresh = snapshot_names(index) - before
+    """Where the writer was when it died, read from what it left on disk (`before`: the
+    `written_folders` before it started)."""
+    fresh = written_folders(index) - before
     if not fresh:
-        return "before the snapshot folder"
-    folder = index / "snapshots" / max(fresh)
+        return "before the segment folder"
+    snapshots = [f for f in fresh if f.startswith("snapshots/")]
+    if not snapshots:
+        return "writing the segment files"
+    folder = index / max(snapshots)
     if (index / "CURRENT").read_text().strip() == folder.name:
         return "after the CURRENT rename"
     if (folder / "manifest.json").is_file():
         return "snapshot written, CURRENT not yet renamed"
-    return "writing the snapshot files"
+    return "writing the snapshot manifest"
 
 
 def test_sigkill_during_ingest_keeps_the_last_complete_state(setup: Setup, tmp_path: Path):
@@ -158,15 +172,15 @@ def test_sigkill_during_ingest_keeps_the_last_complete_state(setup: Setup, tmp_p
     for run in range(RUNS):
         index = tmp_path / f"run{run:02d}"
         shutil.copytree(setup.template, index)
-        before = snapshot_names(index)
+        before = written_folders(index)
         in_commit = run % 2 == 1
         delay = rng.uniform(0, setup.commit_s * 1.3 if in_commit else setup.duration_s)
         proc = subprocess.Popen(
             ingest_cmd(setup.batch, index), env=rag_env(), stdout=subprocess.DEVNULL
         )
-        if in_commit:  # wait for the new snapshot folder, then kill inside the commit
+        if in_commit:  # wait for the new segment folder, then kill inside the commit
             deadline = time.monotonic() + TIMEOUT_S
-            while not snapshot_names(index) - before and proc.poll() is None:
+            while not written_folders(index) - before and proc.poll() is None:
                 assert time.monotonic() < deadline, "the ingest never started its commit"
                 time.sleep(POLL_S)
         time.sleep(delay)
@@ -184,7 +198,7 @@ def test_sigkill_during_ingest_keeps_the_last_complete_state(setup: Setup, tmp_p
         outcomes["old" if state == setup.old else "new"] += 1
 
         # A killed writer leaves no lock and no obstacle: the next ingest completes.
-        if code != 0 and phase != "before the snapshot folder" and resumed < 3:
+        if code != 0 and phase != "before the segment folder" and resumed < 3:
             resumed += 1
             done = subprocess.run(
                 ingest_cmd(setup.batch, index), env=rag_env(), capture_output=True
@@ -199,9 +213,9 @@ def test_sigkill_during_ingest_keeps_the_last_complete_state(setup: Setup, tmp_p
         f"{setup.commit_s:.3f}s; outcomes {dict(outcomes)}; killed at {dict(phases)}"
     )
     killed_in_commit = (
-        RUNS - phases["before the snapshot folder"] - phases["finished before the kill"]
+        RUNS - phases["before the segment folder"] - phases["finished before the kill"]
     )
-    assert phases["before the snapshot folder"] >= 1 and killed_in_commit >= 1, dict(phases)
+    assert phases["before the segment folder"] >= 1 and killed_in_commit >= 1, dict(phases)
 
 
 @pytest.mark.integration
@@ -214,9 +228,9 @@ def test_sigkill_during_a_real_model_commit(tmp_path: Path, real_embedder):
     env = rag_env(model=None)
     assert subprocess.run(ingest_cmd(base, index), env=env, capture_output=True).returncode == 0
     old = {k: a.content_hash for k, a in IndexStore(index, spec).load().articles.items()}
-    before = snapshot_names(index)
+    before = written_folders(index)
     proc = subprocess.Popen(ingest_cmd(batch, index), env=env, stdout=subprocess.DEVNULL)
-    while not snapshot_names(index) - before and proc.poll() is None:
+    while not written_folders(index) - before and proc.poll() is None:
         time.sleep(POLL_S)
     time.sleep(random.Random(SEED).uniform(0, 0.02))
     proc.send_signal(signal.SIGKILL)

@@ -132,3 +132,24 @@ def test_the_fold_set_is_the_one_described(tmp_path: Path) -> None:
     assert sum(c for *_, c in pairs) == 7 * len(STORIES) and sum(
         not c for *_, c in pairs
     ) == 5 * len(STORIES)
+
+
+def test_the_copy_index_is_kept_between_writes_and_follows_deletes(
+    fake_pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write signs and indexes its own articles, not every stored one again."""
+    fake_pipeline.ingest([wire("reuters", ODESA["a"], "Reuters"), wire("ap", KHARKIV["a"], "AP")])
+    added: list[str] = []
+    real_add = CopyIndex.add
+
+    def spy(self: CopyIndex, article: Article) -> None:
+        added.append(article.id)
+        real_add(self, article)
+
+    monkeypatch.setattr(CopyIndex, "add", spy)
+    report = fake_pipeline.ingest([wire("kyivpost", copy_of(ODESA["a"]), "Kyiv Post")])
+    assert report.folded == [("kyivpost", "reuters")]
+    assert "ap" not in added  # untouched stored articles stay indexed as they were
+    fake_pipeline.delete("ap")
+    report = fake_pipeline.ingest([wire("ukrinform", copy_of(KHARKIV["a"]), "Ukrinform")])
+    assert report.added == ["ukrinform"] and report.folded == []  # "ap" left the index too

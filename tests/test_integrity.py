@@ -127,8 +127,15 @@ def index(template: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def snapshot_dir(index: Path) -> Path:
+def manifest_dir(index: Path) -> Path:
     return index / "snapshots" / (index / "CURRENT").read_text().strip()
+
+
+def snapshot_dir(index: Path) -> Path:
+    """The folder holding the index's files: its one segment (the template is one write)."""
+    manifest = json.loads((manifest_dir(index) / "manifest.json").read_text())
+    (segment,) = manifest["segments"]
+    return index / "segments" / segment["name"]
 
 
 def reseal(folder: Path) -> None:
@@ -189,9 +196,13 @@ def test_damaged_file_stops_every_command_with_one_line(index: Path, target: str
 
 
 # ----- a manifest with the wrong shape -------------------------------------------------------
-def _edit_manifest(change: Callable[[dict], object]) -> Callable[[Path], None]:
+def _edit_manifest(
+    change: Callable[[dict], object], segment: bool = False
+) -> Callable[[Path], None]:
+    """Edit the snapshot's manifest, or its segment's (which holds the file checksums)."""
+
     def apply(index: Path) -> None:
-        path = snapshot_dir(index) / "manifest.json"
+        path = (snapshot_dir(index) if segment else manifest_dir(index)) / "manifest.json"
         manifest = json.loads(path.read_text())
         result = change(manifest)
         path.write_text(json.dumps(manifest if result is None else result))
@@ -200,16 +211,16 @@ def _edit_manifest(change: Callable[[dict], object]) -> Callable[[Path], None]:
 
 
 def _nested_manifest(index: Path) -> None:
-    path = snapshot_dir(index) / "manifest.json"
+    path = manifest_dir(index) / "manifest.json"
     path.write_text('{"files": ' + "[" * 100_000 + "]" * 100_000 + "}")
 
 
 MANIFEST_CASES = {
     "a list, not an object": (_edit_manifest(lambda m: [m]), "not a json object"),
-    "files is a list": (_edit_manifest(lambda m: m.update(files=[])), "'files'"),
-    "files missing": (_edit_manifest(lambda m: m.pop("files")), "'files'"),
+    "files is a list": (_edit_manifest(lambda m: m.update(files=[]), segment=True), "'files'"),
+    "files missing": (_edit_manifest(lambda m: m.pop("files"), segment=True), "'files'"),
     "checksum is a number": (
-        _edit_manifest(lambda m: m["files"].update({"index.faiss": 7})),
+        _edit_manifest(lambda m: m["files"].update({"index.faiss": 7}), segment=True),
         "no checksum",
     ),
     "dim is a string": (_edit_manifest(lambda m: m.update(dim="64")), "'dim'"),

@@ -107,7 +107,7 @@ def test_an_index_written_without_sentence_vectors_still_answers(settings: Setti
     chunk = ChunkRecord("kharkiv", 0, len(KHARKIV.text), KHARKIV.text)
     with pipeline.store.write_lock():
         pipeline.store.commit({"kharkiv": KHARKIV}, [chunk], vectors)  # as older versions did
-    assert not (pipeline.store.snapshots_dir / "000001" / "sentences.npy").exists()
+    assert not (pipeline.store.segments_dir / "000001" / "sentences.npy").exists()
     assert Pipeline(settings, embedder=embedder).open().sentences is None
     pipeline = Pipeline(settings, embedder=embedder)
     assert pipeline.ask("How many people were wounded in Kharkiv?").answer == "Three"
@@ -118,7 +118,7 @@ def test_an_index_written_without_sentence_vectors_still_answers(settings: Setti
 def test_damaged_sentence_vectors_are_refused_and_reported(settings: Settings):
     pipeline = Pipeline(settings, embedder=RecordingEmbedder())
     pipeline.ingest([KHARKIV])
-    path = pipeline.store.snapshots_dir / "000001" / "sentences.npy"
+    path = pipeline.store.segments_dir / "000001" / "sentences.npy"
     data = bytearray(path.read_bytes())
     data[-3] ^= 0xFF
     path.write_bytes(bytes(data))

@@ -5,7 +5,7 @@ what the previous kill left (so the index must open), posts a batch (new version
 articles plus 10 new ones), kills the server at a seeded random moment, and then checks that
 the index passes `check_index` and holds exactly the articles before the POST or after it.
 Kill times: half uniformly over a whole POST, half inside the commit (from the moment the new
-snapshot folder appears), where a half-written snapshot is on disk. A POST answered before
+segment folder appears), where a half-written segment is on disk. A POST answered before
 the kill must have been kept.
 """
 
@@ -28,10 +28,10 @@ from test_crash import (
     ingest_cmd,
     phase_at_kill,
     rag_env,
-    snapshot_names,
     state_of,
     watch_commit,
     write_jsonl,
+    written_folders,
 )
 from test_reliability_http import SERVER_TOKEN, Server, fake_model_env, launch, serving, stop
 
@@ -89,9 +89,9 @@ class Post:
 
 
 def wait_for_commit(index: Path, before: set[str], post: Post) -> None:
-    """Until the new snapshot folder appears (or the POST is over)."""
+    """Until a new segment or snapshot folder appears (or the POST is over)."""
     deadline = time.monotonic() + POST_TIMEOUT_S
-    while not snapshot_names(index) - before and not post.done():
+    while not written_folders(index) - before and not post.done():
         assert time.monotonic() < deadline, "the POST never started its commit"
         time.sleep(POLL_S)
 
@@ -134,7 +134,7 @@ def test_sigkill_during_post_documents_keeps_the_old_or_the_new_state(
         records = batch_for(run)
         new = expected_after(old, records)
         server = launch(index, log_path, env)  # opens whatever the last kill left
-        before = snapshot_names(index)
+        before = written_folders(index)
         in_commit = run % 2 == 1
         delay = rng.uniform(0, commit * 1.3 if in_commit else duration * 1.1)
         post = Post(server, records)
@@ -164,6 +164,6 @@ def test_sigkill_during_post_documents_keeps_the_old_or_the_new_state(
         f"\nserver crash runs: {RUNS} (seed {SEED}); POST {duration:.2f}s, commit {commit:.3f}s; "
         f"outcomes {dict(outcomes)}; killed at {dict(phases)}"
     )
-    killed_in_commit = RUNS - phases["before the snapshot folder"]
+    killed_in_commit = RUNS - phases["before the segment folder"]
     killed_in_commit -= phases["answered before the kill"]
-    assert phases["before the snapshot folder"] >= 1 and killed_in_commit >= 1, dict(phases)
+    assert phases["before the segment folder"] >= 1 and killed_in_commit >= 1, dict(phases)

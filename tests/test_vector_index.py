@@ -366,7 +366,7 @@ def test_check_finds_an_eight_bit_index_that_no_longer_matches_its_vectors(tmp_p
     assert snapshot.manifest["index_type"] == "ivf-sq8-ip" and check_index(store) == []
     swapped = vectors.copy()
     swapped[[7, 8]] = swapped[[8, 7]]  # two stored vectors exchanged behind the index's back
-    folder = store.snapshots_dir / snapshot.name
+    folder = store.segments_dir / snapshot.segments[0].name
     np.save(folder / "vectors.npy", swapped, allow_pickle=False)
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["files"]["vectors.npy"] = hashlib.sha256(

@@ -14,7 +14,7 @@ from rag.documents import Article
 from rag.evaluation import EvalQuestion
 from rag.sentence_vectors import SentenceVectors
 from rag.squad import load_squad, resolve_squad_file
-from rag.store import ChunkRecord
+from rag.store import ChunkRecord, SegmentSentences
 
 SQUAD_FILES = ("squad-v1.1-dev-public-half.json", "squad-v2.0-dev-public-half.json")
 NOISE_SIGMA = 0.03  # per dimension; a copy keeps cosine ~0.86 with its original
@@ -90,7 +90,7 @@ def replicate(
     vectors: np.ndarray,
     n_chunks: int,
     seed: int = 0,
-    sentences: SentenceVectors | None = None,
+    sentences: SentenceVectors | SegmentSentences | None = None,
 ) -> tuple[dict[str, Article], list[ChunkRecord], np.ndarray, SentenceVectors | None]:
     """An index of exactly n_chunks chunks: the originals, then copies (see SYNTHETIC_HOW).
 
@@ -129,6 +129,10 @@ def replicate(
         rng = np.random.default_rng(seed)
         out_vectors[copies] = perturbed(out_vectors[copies], rng, NOISE_SIGMA)
     out_sentences = (
-        None if sentences is None else dataclasses.replace(sentences, rows=sentence_rows)
+        None
+        if sentences is None  # a segmented snapshot's are a view: made one array here
+        else SentenceVectors(
+            sentences.encoder, sentences.splitter, sentence_rows, np.asarray(sentences.vectors)
+        )
     )
     return out_articles, out_chunks, out_vectors, out_sentences

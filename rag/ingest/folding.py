@@ -59,6 +59,7 @@ class CopyIndex:
         # id -> (content hash, MinHash); shared across writes so unchanged articles are not redone
         self.cache = signatures if signatures is not None else {}
         self.members: dict[str, Any] = {}
+        self.indexed: dict[str, Article] = {}  # the article objects the members were made from
 
     def add(self, article: Article) -> None:
         cached = self.cache.get(article.id)
@@ -68,11 +69,23 @@ class CopyIndex:
         self.remove(article.id)
         self.lsh.insert(article.id, cached[1])
         self.members[article.id] = cached[1]
+        self.indexed[article.id] = article
 
     def remove(self, doc_id: str) -> None:
         if doc_id in self.members:
             self.lsh.remove(doc_id)
             del self.members[doc_id]
+            del self.indexed[doc_id]
+
+    def sync(self, stored: Mapping[str, Article]) -> None:
+        """Index exactly the stored articles. Kept from write to write, only what changed is
+        redone: stored articles are immutable objects, the same ones from write to write
+        (at 100k chunks a rebuild took 4-8 s a write, the signatures 30 s at first)."""
+        for doc_id in [d for d in self.members if d not in stored]:
+            self.remove(doc_id)
+        for doc_id, article in stored.items():
+            if self.indexed.get(doc_id) is not article:
+                self.add(article)
 
     def original_of(self, article: Article) -> str | None:
         """The stored article this one is a copy of (the most similar at or over the
@@ -124,8 +137,7 @@ def fold(
             plan.touched[article.id] = article
 
     if index is not None:
-        for article in existing.values():
-            index.add(article)
+        index.sync(existing)
     for article in incoming:
         if article.id in existing or article.id in plan.store:
             keep = current(article.id).also_published

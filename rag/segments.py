@@ -1,0 +1,129 @@
+"""One immutable segment of the index: a few articles' chunks with everything to search them.
+
+Layout of `index/segments/000012/`: `manifest.json` (counts, index type, checksums of the other
+files), `meta.sqlite` (articles and chunk rows), `vectors.npy`, `index.faiss`, the BM25
+postings (`bm25_*.npy`, rag/postings.py) and optionally `sentences.npy`. A segment is written
+once, flushed, and never changed; the snapshot manifest lists the live segments and the articles
+deleted from each (tombstones). Merging writes a new segment from several and drops them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from rag import postings as bm25_files
+from rag.documents import Article
+from rag.errors import CorruptIndex
+from rag.postings import Postings
+from rag.sentence_vectors import FILE as SENTENCES_FILE
+from rag.sentence_vectors import SentenceVectors
+
+SEGMENT_FILE = "manifest.json"  # the segment's own: counts, index type, file checksums
+CORE_FILES = ("meta.sqlite", "vectors.npy", "index.faiss")
+POSTINGS_FILES = tuple(bm25_files.FILES.values())
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A stored chunk; its position in its segment is its FAISS id there."""
+
+    article_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Segment:
+    """A loaded segment; shared by every snapshot that lists it (it never changes)."""
+
+    name: str
+    folder: Path
+    info: dict[str, Any]  # manifest.json (or a legacy snapshot's manifest)
+    articles: dict[str, Article]
+    chunks: list[ChunkRecord]
+    vectors: np.ndarray
+    faiss_index: faiss.Index
+    postings: Postings
+    sentences: SentenceVectors | None
+    row_article: np.ndarray  # int32: position of each chunk's article in `article_ids`
+    article_ids: list[str]
+
+    @classmethod
+    def assemble(
+        cls,
+        name: str,
+        folder: Path,
+        info: dict[str, Any],
+        articles: dict[str, Article],
+        chunks: list[ChunkRecord],
+        vectors: np.ndarray,
+        faiss_index: faiss.Index,
+        postings: Postings,
+        sentences: SentenceVectors | None,
+    ) -> Segment:
+        article_ids = list(articles)
+        position = {a: i for i, a in enumerate(article_ids)}
+        row_article = np.fromiter(
+            (position[c.article_id] for c in chunks), dtype=np.int32, count=len(chunks)
+        )
+        return cls(
+            name,
+            folder,
+            info,
+            articles,
+            chunks,
+            vectors,
+            faiss_index,
+            postings,
+            sentences,
+            row_article,
+            article_ids,
+        )
+
+    @property
+    def rows(self) -> int:
+        return len(self.chunks)
+
+    def live_rows(self, deleted: frozenset[str]) -> np.ndarray:
+        """Bool mask of the rows whose article is not deleted."""
+        if not deleted:
+            return np.ones(self.rows, dtype=bool)
+        dead = np.array([i for i, a in enumerate(self.article_ids) if a in deleted], np.int32)
+        return ~np.isin(self.row_article, dead)
+
+
+def write_info(folder: Path, info: dict[str, Any], file_mode: int) -> None:
+    path = folder / SEGMENT_FILE
+    path.write_text(json.dumps(info, indent=2), encoding="utf-8")
+    os.chmod(path, file_mode)
+    with path.open("rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def read_info(folder: Path) -> dict[str, Any]:
+    path = folder / SEGMENT_FILE
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CorruptIndex(f"segment {folder} has no {SEGMENT_FILE}") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CorruptIndex(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(info, dict) or not isinstance(info.get("files"), dict):
+        raise CorruptIndex(f"{path} has no 'files' object with the files' checksums")
+    return info
+
+
+def files_of(info: dict[str, Any]) -> tuple[str, ...]:
+    """The files a segment must hold: the core ones, its postings and sentence vectors when
+    it lists them (a legacy snapshot has no postings)."""
+    listed = info.get("files") if isinstance(info.get("files"), dict) else {}
+    optional = tuple(f for f in (*POSTINGS_FILES, SENTENCES_FILE) if f in listed)
+    return (*CORE_FILES, *optional)
