@@ -379,3 +379,40 @@ def test_hostile_input_on_postgres(pg_server) -> None:  # type: ignore[no-untype
             assert http.post("/ask", json={"question": ODESSA}).json()["answer"] == "three"
     assert not failures, failures
     assert len(CASES) >= 40
+
+
+def test_the_cli_ingests_asks_and_deletes_on_postgres(database_url: str, tmp_path: Path):
+    """`rag ingest`, `rag ask` and `rag delete` as a user runs them with RAG_STORE=postgres
+    (real processes; the fake embedder so no model loads)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from rag.settings import PROJECT_ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(
+        RAG_STORE="postgres", RAG_DATABASE_URL=database_url, RAG_EMBEDDING_MODEL="hashing:64"
+    )
+
+    def rag(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "rag.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+
+    ingest = rag("ingest", str(PROJECT_ROOT / "seeds"))
+    assert ingest.returncode == 0, ingest.stderr
+    assert "1 added" in ingest.stdout
+    ask = rag("ask", "--json", ODESSA)
+    assert ask.returncode == 0, ask.stderr
+    doc_id = json.loads(ask.stdout)["citations"][0]["doc_id"]
+    deleted = rag("delete", doc_id)
+    assert deleted.returncode == 0, deleted.stderr
+    gone = rag("delete", doc_id)
+    assert gone.returncode != 0 and "no article" in gone.stderr

@@ -132,6 +132,9 @@ class PgPipeline(Pipeline):
     def wait_followed(self, timeout: float = 60.0) -> None:
         return None  # every read goes to the database: nothing to follow
 
+    def wait_merges(self, timeout: float | None = None) -> None:
+        return None  # PostgreSQL has no segments to merge (the CLI waits after every write)
+
     def _manifest(self) -> dict[str, Any]:
         spec = self.pg.spec
         return {
