@@ -40,6 +40,9 @@ from rag.pipeline import Pipeline
 from rag.settings import Settings
 from tests.test_crash import article, fake_store, rag_env
 
+# A SIGKILL crash suite: run by CI (everything), outside the quick `-m "not slow"` set.
+pytestmark = pytest.mark.slow
+
 SEED = int(os.environ.get("RAG_CRASH_SEED", "6"))
 RUNS_EACH = int(os.environ.get("RAG_SEGMENT_CRASH_RUNS", "22"))  # kills wanted in each phase
 BATCHES, PER_BATCH = 40, 2
