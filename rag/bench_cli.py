@@ -60,10 +60,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         import json
 
         from rag.bench.pg_scale import run_pg_scale
+        from rag.cli import _settings
 
         report = run_pg_scale(
             args.scale_chunks or 1_000_000,
+            _settings(args),
             queries=args.requests or 200,
+            m=args.hnsw_m,
+            ef_construction=args.hnsw_ef_construction,
+            maintenance_work_mem=args.pg_maintenance_work_mem,
             out=Path(args.out) if args.out else Path("eval/reports"),
         )
         print(json.dumps(report, indent=2))
@@ -106,8 +111,20 @@ def register(sub: Any, add: Any) -> None:
         "--store",
         choices=("embedded", "postgres"),
         default="embedded",
-        help="postgres: synthetic vectors in PostgreSQL + pgvector HNSW beside FAISS HNSW "
+        help="postgres: the --scale vectors in PostgreSQL + pgvector HNSW beside FAISS HNSW "
         "(--scale-chunks N, --requests = queries)",
+    )
+    p.add_argument("--hnsw-m", type=int, default=16, help="with --store postgres: HNSW m (16)")
+    p.add_argument(
+        "--hnsw-ef-construction",
+        type=int,
+        default=64,
+        help="with --store postgres: HNSW ef_construction (64)",
+    )
+    p.add_argument(
+        "--pg-maintenance-work-mem",
+        default="8GB",
+        help="with --store postgres: memory for the HNSW build (keep the graph in it; 8GB)",
     )
     p.add_argument(
         "--segments",

@@ -183,7 +183,7 @@ class Settings(BaseSettings):
     pg_hnsw_m: int = Field(default=16, ge=4, le=100, description="pgvector HNSW links per node.")
     pg_hnsw_ef_construction: int = Field(default=64, ge=8, le=1000)
     pg_ef_search: int = Field(
-        default=100,
+        default=400,
         ge=1,
         le=1000,
         description="pgvector HNSW search breadth (hnsw.ef_search); `rag bench --store "

