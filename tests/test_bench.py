@@ -169,3 +169,39 @@ def test_postgres_bench_runs_the_scale_vectors_in_pgvector_and_faiss(tmp_path: P
         assert [r["ef_search"] for r in sweep] == [40, 100, 200, 400, 800, 1000]
         assert sweep[-1]["recall_at_10"] >= 0.9  # 3,000 vectors: ef 1000 is nearly exact
     assert report["postgres"]["build_s"] > 0 and report["postgres"]["indexes_mb"] > 0
+
+
+def test_long_article_set_joins_paragraphs_and_keeps_answer_offsets(tmp_path: Path) -> None:
+    """rag.bench.long_articles: a whole article from its paragraphs, each answer located in
+    the joined text, unanswerable questions left out."""
+    from rag.bench.long_articles import hits, load
+    from rag.retrieval import Passage
+
+    data = {
+        "data": [
+            {
+                "title": "Battle_of_Somewhere",
+                "paragraphs": [
+                    {"context": "First paragraph.", "qas": []},
+                    {
+                        "context": "Three people were hurt in the town.",
+                        "qas": [
+                            {"question": "How many?", "answers": [{"text": "Three"}]},
+                            {"question": "Who?", "answers": [], "is_impossible": True},
+                        ],
+                    },
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "set.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    (article,), (query,) = load(path, "t")
+    assert article.title == "Battle of Somewhere" and article.id == "t-0"
+    assert article.text[query.answer_start : query.answer_end] == "Three"
+
+    def passage(doc_id: str, start: int, end: int) -> Passage:
+        return Passage(0, doc_id, "", None, None, None, "", start, end, 1.0, None, None)
+
+    found = hits(lambda q: [passage("other", 0, 5), passage("t-0", 0, 60)], [query])
+    assert found == {"hit@1": 0.0, "hit@5": 1.0, "answer@5": 1.0, "questions": 1}
