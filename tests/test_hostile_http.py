@@ -55,8 +55,12 @@ Send = Callable[[httpx.Client, Server], Reply]
 
 
 def via(method: str, path: str, **kwargs: Any) -> Send:
+    """A request; `content` may be a function making the body, so a streamed body (an
+    iterator, used up by one send) is made anew each time the case runs."""
+
     def send(http: httpx.Client, _server: Server) -> Reply:
-        response = http.request(method, path, **kwargs)
+        args = {k: v() if k == "content" and callable(v) else v for k, v in kwargs.items()}
+        response = http.request(method, path, **args)
         return Reply(response.status_code, response.text, response.headers["content-type"])
 
     return send
@@ -280,7 +284,7 @@ CASES: dict[str, Case] = {
         via(
             "POST",
             "/documents",
-            content=iter([b'{"text": "', *[b"Odessa port. " * 80_000] * 10, b'"}']),
+            content=lambda: iter([b'{"text": "', *[b"Odessa port. " * 80_000] * 10, b'"}']),
             headers={**WRITER, **JSON},
         ),
         413,
