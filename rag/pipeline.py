@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +26,7 @@ from rag.errors import (
     QuestionTooLong,
     RagError,
 )
-from rag.ingest.folding import CopyIndex, fold
+from rag.ingest.folding import CopyIndex, FoldPlan, fold
 from rag.ingest.progress import Progress
 from rag.lexicon import Lexicon, load_lexicon
 from rag.merging import plan_merge
@@ -62,6 +62,45 @@ class IngestReport:
             "chunks_added": self.chunks_added,
             "committed": self.committed,
         }
+
+
+def admit(articles: Iterable[Article], max_chars: int, report: IngestReport) -> dict[str, Article]:
+    """The articles a write takes, by id: one over the size limit goes to `report.skipped`,
+    and the last of duplicate ids wins, in its place."""
+    incoming: dict[str, Article] = {}
+    for article in articles:
+        if len(article.text) > max_chars:
+            report.skipped.append(
+                Problem(
+                    article.id,
+                    f"article has {len(article.text):,} characters, over the limit of "
+                    f"{max_chars:,} (RAG_MAX_ARTICLE_CHARS)",
+                )
+            )
+            continue
+        incoming.pop(article.id, None)
+        incoming[article.id] = article
+    return incoming
+
+
+def sort_changes(
+    plan: FoldPlan, stored: Mapping[str, Article], report: IngestReport
+) -> tuple[dict[str, Article], dict[str, Article]]:
+    """(changed: new text, to chunk and embed; updated: the record alone changed, e.g. a wire
+    copy folded in) of a folding plan against the stored articles; the report says which ids
+    were added, replaced or unchanged."""
+    changed: dict[str, Article] = {}
+    updated = {k: a for k, a in plan.touched.items() if a != stored[k]}
+    for doc_id, article in plan.store.items():
+        old = stored.get(doc_id)
+        if old is not None and old.content_hash == article.content_hash:
+            report.unchanged.append(doc_id)
+            if old != article:
+                updated[doc_id] = article
+        else:
+            (report.replaced if old is not None else report.added).append(doc_id)
+            changed[doc_id] = article
+    return changed, updated
 
 
 def check_question(question: object, max_chars: int) -> str:
@@ -228,21 +267,7 @@ class Pipeline:
         wire copies of stored articles are folded into them (`also_published`)."""
         report = IngestReport(skipped=list(problems or []))
         progress = progress or Progress(enabled=show_progress)
-        incoming: dict[str, Article] = {}
-        for article in articles:
-            if len(article.text) > self.settings.max_article_chars:
-                report.skipped.append(
-                    Problem(
-                        article.id,
-                        (
-                            f"article has {len(article.text):,} characters, over the limit of "
-                            f"{self.settings.max_article_chars:,} (RAG_MAX_ARTICLE_CHARS)"
-                        ),
-                    )
-                )
-                continue
-            incoming.pop(article.id, None)  # the last of duplicate ids wins, in its place
-            incoming[article.id] = article
+        incoming = admit(articles, self.settings.max_article_chars, report)
         if strict and report.skipped:
             return report
         with self.store.write_lock():
@@ -251,19 +276,7 @@ class Pipeline:
             copies = self._copy_index() if self.settings.fold_copies else None
             plan = fold(base.articles, incoming.values(), copies)
             report.folded = plan.folded
-            changed: dict[str, Article] = {}  # re-chunked and embedded
-            updated = {
-                k: a for k, a in plan.touched.items() if a != base.articles[k]
-            }  # records only
-            for doc_id, article in plan.store.items():
-                old = base.articles.get(doc_id)
-                if old is not None and old.content_hash == article.content_hash:
-                    report.unchanged.append(doc_id)
-                    if old != article:
-                        updated[doc_id] = article
-                else:
-                    (report.replaced if old is not None else report.added).append(doc_id)
-                    changed[doc_id] = article
+            changed, updated = sort_changes(plan, base.articles, report)
             if not changed and not updated:
                 self._install(base) if base.name else None
                 return report

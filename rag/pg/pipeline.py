@@ -25,7 +25,7 @@ from rag.ingest.folding import CopyIndex, fold
 from rag.ingest.progress import Progress
 from rag.lexicon import load_lexicon
 from rag.pg.store import ChunkRow, Hit, PgStore
-from rag.pipeline import IngestReport, Pipeline
+from rag.pipeline import IngestReport, Pipeline, admit, sort_changes
 from rag.reading import ReaderAnswerer
 from rag.retrieval import Filters, Passage, convex_fusion, rrf
 from rag.sentences import SPLITTER_VERSION
@@ -160,19 +160,7 @@ class PgPipeline(Pipeline):
         embedded store, against the stored articles with the same ids or copies."""
         report = IngestReport(skipped=list(problems or []))
         progress = progress or Progress(enabled=show_progress)
-        incoming: dict[str, Article] = {}
-        for article in articles:
-            if len(article.text) > self.settings.max_article_chars:
-                report.skipped.append(
-                    Problem(
-                        article.id,
-                        f"article has {len(article.text):,} characters, over the limit of "
-                        f"{self.settings.max_article_chars:,} (RAG_MAX_ARTICLE_CHARS)",
-                    )
-                )
-                continue
-            incoming.pop(article.id, None)
-            incoming[article.id] = article
+        incoming = admit(articles, self.settings.max_article_chars, report)
         if strict and report.skipped:
             return report
         with self.pg.writing() as conn:
@@ -184,17 +172,7 @@ class PgPipeline(Pipeline):
             )
             plan = fold(base, incoming.values(), copies)
             report.folded = plan.folded
-            changed: dict[str, Article] = {}
-            updated = {k: a for k, a in plan.touched.items() if a != base[k]}
-            for doc_id, article in plan.store.items():
-                old = base.get(doc_id)
-                if old is not None and old.content_hash == article.content_hash:
-                    report.unchanged.append(doc_id)
-                    if old != article:
-                        updated[doc_id] = article
-                else:
-                    (report.replaced if old is not None else report.added).append(doc_id)
-                    changed[doc_id] = article
+            changed, updated = sort_changes(plan, base, report)
             if not changed and not updated:
                 return report
             rows, sentences = self.prepare(list(changed.values()), progress)

@@ -95,6 +95,15 @@ def spec_dict(spec: IndexSpec) -> dict[str, Any]:
     }
 
 
+def _scope(filters: Filters | None) -> tuple[str, str, list[Any]] | None:
+    """(join, where, params) restricting chunks to the filters' articles; None when the
+    filters can match nothing (a source PostgreSQL cannot hold: a NUL, a lone surrogate)."""
+    where, params = _filter_sql(filters)
+    if where and not _clean(filters.source if filters else None):
+        return None
+    return ("JOIN articles a ON a.id = c.article_id" if where else ""), where, params
+
+
 def _filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
     """A WHERE fragment over `a` (articles) for the filters, and its parameters."""
     if filters is None or not filters.active:
@@ -380,10 +389,10 @@ class PgStore:
         """The k nearest chunks by cosine (HNSW), best first."""
         if k <= 0:
             return []
-        where, params = _filter_sql(filters)
-        if where and not _clean(filters.source if filters else None):
+        scope = _scope(filters)
+        if scope is None:
             return []
-        join = "JOIN articles a ON a.id = c.article_id" if where else ""
+        join, where, params = scope
         rows = conn.execute(
             f"SELECT c.id, 1 - (c.embedding <=> %s) FROM chunks c {join} "
             f"WHERE true {where} ORDER BY c.embedding <=> %s LIMIT %s",
@@ -398,10 +407,10 @@ class PgStore:
         query = tsquery_literal(terms)
         if not query or k <= 0:
             return []
-        where, params = _filter_sql(filters)
-        if where and not _clean(filters.source if filters else None):
+        scope = _scope(filters)
+        if scope is None:
             return []
-        join = "JOIN articles a ON a.id = c.article_id" if where else ""
+        join, where, params = scope
         rows = conn.execute(
             f"SELECT c.id, ts_rank(c.terms, q, 1) AS rank FROM chunks c {join}, "
             f"CAST(%s AS tsquery) q WHERE c.terms @@ q {where} ORDER BY rank DESC, c.id LIMIT %s",
