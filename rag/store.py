@@ -296,6 +296,16 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fh.fileno())
 
 
+def _replace_durably(path: Path, text: str) -> None:
+    """Write `text` to a temporary file, flush it, and rename it onto `path`: a reader (or a
+    writer killed half-way) sees the old file or the whole new one, never a torn one."""
+    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, FILE_MODE)
+    _fsync_file(tmp)
+    os.replace(tmp, path)
+
+
 class IndexStore:
     """Reads and writes snapshots of one index folder; writers are serialized by a file lock,
     merges by another (`.merge-lock`), so a merge never waits for nor blocks a write but for
@@ -750,19 +760,14 @@ class IndexStore:
         folder.mkdir(mode=DIR_MODE)
         snapshot = Snapshot(name, {}, [s for s, _ in entries], {s.name: d for s, d in entries})
         snapshot.manifest = self._manifest(entries, len(snapshot.articles), len(snapshot.chunks))
-        manifest_path = folder / "manifest.json"
-        manifest_path.write_text(json.dumps(snapshot.manifest, indent=2), encoding="utf-8")
-        os.chmod(manifest_path, FILE_MODE)
-        _fsync_file(manifest_path)
+        # a snapshot folder holds a manifest only once it is whole (integrity checks and
+        # recovery hints count a folder with one as complete)
+        _replace_durably(folder / "manifest.json", json.dumps(snapshot.manifest, indent=2))
         _fsync_dir(folder)
         _fsync_dir(self.snapshots_dir)
         if self.segments_dir.is_dir():
             _fsync_dir(self.segments_dir)
-        tmp = self.root / f"CURRENT.tmp.{os.getpid()}"
-        tmp.write_text(name + "\n", encoding="utf-8")
-        os.chmod(tmp, FILE_MODE)
-        _fsync_file(tmp)
-        os.replace(tmp, self.current_file)  # the commit point
+        _replace_durably(self.current_file, name + "\n")  # the commit point
         _fsync_dir(self.root)
         self._prune(keep={name, previous} - {None})
         with self._cache_lock:

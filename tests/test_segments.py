@@ -245,3 +245,37 @@ def test_check_finds_postings_that_do_not_match_the_text(tmp_path: Path):
     (folder / "manifest.json").write_text(json.dumps(info))
     problems = [str(p) for p in check_index(pipeline.store)]
     assert any("bm25" in p for p in problems), problems
+
+
+def test_a_write_killed_before_its_manifest_is_whole_leaves_no_manifest(
+    tmp_path: Path, monkeypatch
+):
+    """The snapshot manifest is renamed into place whole: a writer that dies while writing it
+    (here: the rename never happens) leaves a folder without one, which neither the loader nor
+    `check_index` takes for a complete snapshot, and the next write clears it away."""
+    import rag.store
+
+    pipeline = pipeline_at(tmp_path, "index")
+    pipeline.ingest(articles(6))
+    before = set(pipeline.store.load().articles)
+    real_replace = rag.store.os.replace
+
+    def dies_at_the_manifest(src, dst):
+        if Path(dst).name == "manifest.json" and Path(dst).parent.parent.name == "snapshots":
+            raise KeyboardInterrupt("killed")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(rag.store.os, "replace", dies_at_the_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.ingest(articles(3, seed=2, prefix="b"))
+    monkeypatch.undo()
+
+    snapshots = tmp_path / "index" / "snapshots"
+    torn = [p for p in snapshots.iterdir() if not (p / "manifest.json").exists()]
+    assert len(torn) == 1 and list(torn[0].glob("manifest.json.tmp.*"))
+    reopened = pipeline_at(tmp_path, "index")
+    assert set(reopened.store.load().articles) == before
+    assert check_index(reopened.store) == []
+    reopened.ingest(articles(3, seed=2, prefix="b"))
+    assert set(reopened.store.load().articles) == before | {"b000", "b001", "b002"}
+    assert all((p / "manifest.json").is_file() for p in snapshots.iterdir())
