@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -65,7 +66,7 @@ class Article:
     place: str | None = None  # from a dateline ("KYIV, March 3 (Reuters) -")
     also_published: tuple[Copy, ...] = ()  # wire copies folded into this article
 
-    @property
+    @cached_property  # an article never changes (frozen); stores compare it often
     def content_hash(self) -> str:
         payload = json.dumps(
             [self.title, self.text, self.source, self.url, self.published_at], ensure_ascii=False

@@ -152,6 +152,7 @@ class Pipeline:
         self._checked_at = time.monotonic()
         self._unloadable = ""  # a newer snapshot that failed to load
         self._signatures: dict[str, tuple[str, Any]] = {}  # article MinHashes, kept across writes
+        self._signed_segments: set[str] = set()  # segments whose stored MinHashes are cached
         self._copies: CopyIndex | None = None  # their LSH index (under the write lock)
         self._merge_state = threading.Lock()
         self._merger: threading.Thread | None = None
@@ -273,7 +274,7 @@ class Pipeline:
         with self.store.write_lock():
             base = self.store.base_for_write()
             self._keep_embedding_choice(base)
-            copies = self._copy_index() if self.settings.fold_copies else None
+            copies = self._copy_index(base) if self.settings.fold_copies else None
             plan = fold(base.articles, incoming.values(), copies)
             report.folded = plan.folded
             changed, updated = sort_changes(plan, base.articles, report)
@@ -302,6 +303,7 @@ class Pipeline:
                 vectors,
                 sentences,
                 remove=set(changed) | set(updated),
+                signatures=self._copies.rows_of(changed | updated) if self._copies else None,
             )
             report.chunks_added = len(new_chunks)
             report.committed = True
@@ -309,10 +311,16 @@ class Pipeline:
         self._schedule_merge()
         return report
 
-    def _copy_index(self) -> CopyIndex:
-        """The stored articles' MinHash index, kept from write to write (fold syncs it)."""
+    def _copy_index(self, base: Snapshot) -> CopyIndex:
+        """The stored articles' MinHash index, kept from write to write (fold syncs it). The
+        signatures of articles this process has not seen come from their segments' stored
+        rows (made at write time), not from shingling the archive again."""
         if self._copies is None:
             self._copies = CopyIndex(self.settings.fold_threshold, self._signatures)
+        for segment in base.segments:
+            if segment.name not in self._signed_segments:
+                self._signed_segments.add(segment.name)
+                self._copies.seed(segment, base.deleted.get(segment.name, frozenset()))
         return self._copies
 
     def _keep_embedding_choice(self, base: Snapshot) -> None:

@@ -2,7 +2,8 @@
 
 Layout of `index/segments/000012/`: `manifest.json` (counts, index type, checksums of the other
 files), `meta.sqlite` (articles and chunk rows), `vectors.npy`, `index.faiss`, the BM25
-postings (`bm25_*.npy`, rag/postings.py) and optionally `sentences.npy`. A segment is written
+postings (`bm25_*.npy`, rag/postings.py) and optionally `sentences.npy` and `minhash.npy` (the
+articles' MinHash rows, in `article_ids` order, for folding wire copies). A segment is written
 once, flushed, and never changed; the snapshot manifest lists the live segments and the articles
 deleted from each (tombstones). Merging writes a new segment from several and drops them.
 """
@@ -28,6 +29,8 @@ from rag.sentence_vectors import SentenceVectors
 SEGMENT_FILE = "manifest.json"  # the segment's own: counts, index type, file checksums
 CORE_FILES = ("meta.sqlite", "vectors.npy", "index.faiss")
 POSTINGS_FILES = tuple(bm25_files.FILES.values())
+MINHASH_FILE = "minhash.npy"
+MINHASH_KEY = "copy_signatures"  # in manifest.json: how the rows were made
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,23 @@ class Segment:
     def rows(self) -> int:
         return len(self.chunks)
 
+    def copy_signatures(self, kind: dict[str, Any]) -> np.ndarray | None:
+        """The articles' stored MinHash rows (`article_ids` order), read on first use; None
+        when the segment has none or made them another way. The file's checksum was checked
+        with the others when the segment was loaded."""
+        if self.info.get(MINHASH_KEY) != kind or MINHASH_FILE not in self.info.get("files", {}):
+            return None
+        try:
+            rows = np.load(self.folder / MINHASH_FILE, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise CorruptIndex(f"{self.folder / MINHASH_FILE} is not readable ({exc})") from None
+        if rows.ndim != 2 or rows.shape[0] != len(self.article_ids):
+            raise CorruptIndex(
+                f"{self.folder / MINHASH_FILE} holds {rows.shape[0]} rows for "
+                f"{len(self.article_ids)} articles; run `rag check`"
+            )
+        return rows
+
     def live_rows(self, deleted: frozenset[str]) -> np.ndarray:
         """Bool mask of the rows whose article is not deleted."""
         if not deleted:
@@ -125,5 +145,5 @@ def files_of(info: dict[str, Any]) -> tuple[str, ...]:
     """The files a segment must hold: the core ones, its postings and sentence vectors when
     it lists them (a legacy snapshot has no postings)."""
     listed = info.get("files") if isinstance(info.get("files"), dict) else {}
-    optional = tuple(f for f in (*POSTINGS_FILES, SENTENCES_FILE) if f in listed)
+    optional = tuple(f for f in (*POSTINGS_FILES, SENTENCES_FILE, MINHASH_FILE) if f in listed)
     return (*CORE_FILES, *optional)

@@ -38,8 +38,17 @@ import numpy as np
 from rag import sentence_vectors
 from rag.documents import Article, Copy
 from rag.errors import CorruptIndex, IncompatibleIndex, IndexNotFound
+from rag.ingest.folding import signature_kind, signature_rows
 from rag.postings import Postings, analyzer_fingerprint
-from rag.segments import ChunkRecord, Segment, files_of, read_info, write_info
+from rag.segments import (
+    MINHASH_FILE,
+    MINHASH_KEY,
+    ChunkRecord,
+    Segment,
+    files_of,
+    read_info,
+    write_info,
+)
 from rag.sentence_vectors import SentenceVectors
 from rag.sentences import SPLITTER_VERSION
 from rag.settings import DEFAULT_ALIASES
@@ -67,7 +76,7 @@ LEGACY_FORMAT = 1
 LEGACY_SEGMENT = "000000"  # the name a format-1 snapshot's folder has as a segment
 SPLITTER_NAME = "langchain-recursive-sentences-v1"
 FILES = ("meta.sqlite", "vectors.npy", "index.faiss")
-OPTIONAL_FILES = (sentence_vectors.FILE,)  # checked when the manifest lists them
+OPTIONAL_FILES = (sentence_vectors.FILE, MINHASH_FILE)  # checked when the manifest lists them
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 SNAPSHOT_NAME = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "\u0661".isdigit() is True
@@ -604,10 +613,12 @@ class IndexStore:
         vectors: np.ndarray,
         sentences: SentenceVectors | None,
         remove: set[str],
+        signatures: dict[str, np.ndarray] | None = None,
     ) -> Snapshot:
         """Commit `base` plus one new segment of these articles, with the live versions of
         the `remove` ids tombstoned. Call under `write_lock()` with `base` from
-        `base_for_write()`. A legacy index is migrated first (its files become a segment)."""
+        `base_for_write()`. A legacy index is migrated first (its files become a segment).
+        `signatures`: MinHash rows the caller already made for some of the articles."""
         if vectors.shape != (len(chunks), self.spec.dim):
             raise ValueError(f"vectors {vectors.shape} do not match {len(chunks)} chunks")
         entries = self._entries_of(base)  # in base's order (a legacy folder: adopted)
@@ -625,6 +636,7 @@ class IndexStore:
                 np.ascontiguousarray(vectors, dtype=np.float32),
                 sentences,
                 self.build_postings(chunks),
+                signatures=signatures,
             )
             entries.append((segment, frozenset()))
         return self._commit_manifest(entries)
@@ -693,9 +705,11 @@ class IndexStore:
         postings: Postings,
         faiss_index: faiss.Index | None = None,
         whole: bool = False,
+        signatures: dict[str, np.ndarray] | None = None,
     ) -> Segment:
         """Write and flush a segment's files into `folder` (which exists and is empty); `whole`:
-        it is the whole index (`commit`), else one of several (its index type: `for_segments`)."""
+        it is the whole index (`commit`), else one of several (its index type: `for_segments`).
+        `signatures`: MinHash rows already made for some of the articles (a merge's)."""
         if sentences is not None:
             sentences = sentences.kept(articles)
         _write_meta(folder / "meta.sqlite", articles, chunks, sentences)
@@ -704,6 +718,8 @@ class IndexStore:
         if sentences is not None:
             np.save(folder / sentence_vectors.FILE, sentences.vectors, allow_pickle=False)
             written.append(sentence_vectors.FILE)
+        np.save(folder / MINHASH_FILE, _copy_signatures(articles, signatures), allow_pickle=False)
+        written.append(MINHASH_FILE)
         params = self.params if whole else for_segments(self.params)
         kind = choose_index_type(len(chunks), params)
         built_on = len(chunks)
@@ -725,6 +741,7 @@ class IndexStore:
             "files": files,
             "bm25_analyzer": self.analyzer_id,
             TRAINED_ON: built_on,
+            MINHASH_KEY: signature_kind(),
         }
         if sentences is not None:
             info["sentence_vectors"] = {
@@ -840,7 +857,13 @@ class IndexStore:
         )
         postings = Postings.concat([(s.postings, m) for s, m in zip(segments, masks, strict=True)])
         return self._write_segment(
-            folder, articles, chunks, vectors, _merged_sentences(segments, articles), postings
+            folder,
+            articles,
+            chunks,
+            vectors,
+            _merged_sentences(segments, articles),
+            postings,
+            signatures=stored_signatures(segments),
         )
 
     def _extended_index(
@@ -910,6 +933,28 @@ class IndexStore:
             stray.unlink(missing_ok=True)
         kept = {self.segments_dir / n for n in listed}
         self.verified.retain(kept | {self.snapshots_dir / n for n in keep if n})
+
+
+def stored_signatures(segments: Sequence[Segment]) -> dict[str, np.ndarray]:
+    """Article id -> MinHash row, from the segments that keep rows made the current way."""
+    kind = signature_kind()
+    out: dict[str, np.ndarray] = {}
+    for segment in segments:
+        rows = segment.copy_signatures(kind)
+        if rows is not None:
+            out.update(zip(segment.article_ids, rows, strict=True))
+    return out
+
+
+def _copy_signatures(
+    articles: dict[str, Article], known: dict[str, np.ndarray] | None
+) -> np.ndarray:
+    """The articles' MinHash rows in their order: the known ones kept, the rest made."""
+    known = known or {}
+    missing = [a for k, a in articles.items() if k not in known]
+    made = dict(zip((a.id for a in missing), signature_rows(a.text for a in missing), strict=True))
+    rows = [known[k] if k in known else made[k] for k in articles]
+    return signature_rows([]) if not rows else np.stack(rows)
 
 
 def _merged_sentences(
