@@ -160,9 +160,11 @@ class Postings:
         """Read saved postings (raises OSError / ValueError on a damaged file)."""
         mode = "r" if mmap else None
         arrays = {
+            # a plain ndarray over the mapped file: slicing a np.memmap costs microseconds a
+            # slice in Python (a query slices each term's postings in every segment)
             key: np.load(
                 folder / name, allow_pickle=False, mmap_mode=None if key == "terms" else mode
-            )
+            ).view(np.ndarray)
             for key, name in FILES.items()
         }
         return cls(**arrays)
@@ -195,9 +197,12 @@ def bm25_scores(
     n_docs: int,
     avg_len: float,
     size: int,
+    doc_len: np.ndarray | None = None,
 ) -> np.ndarray:
     """BM25 of every live row for a query, over segments given as (postings, local row -> global
     id or -1 for a deleted row); df and the average length are those of the live rows.
+    `doc_len`: the live rows' lengths by global id, when the caller keeps them (else read
+    from each segment).
 
     >>> p = Postings.build([["strike", "kyiv"], ["kyiv"]])
     >>> to_global = np.array([0, 1])
@@ -210,21 +215,26 @@ def bm25_scores(
     for term in terms:
         counts[term] = counts.get(term, 0) + 1
     for term, times in counts.items():
-        hits = []
-        df = 0
+        id_parts, tf_parts, len_parts = [], [], []
         for postings, to_global in parts:
             found = postings.lookup(term)
             if found is None:
                 continue
             rows, tf = found
-            ids = to_global[rows]
-            live = ids >= 0
-            hits.append((ids[live], tf[live], postings.doc_len[rows[live]]))
-            df += int(live.sum())
+            id_parts.append(to_global[rows])
+            tf_parts.append(tf)
+            if doc_len is None:
+                len_parts.append(postings.doc_len[rows])
+        if not id_parts:
+            continue
+        ids, tf = np.concatenate(id_parts), np.concatenate(tf_parts)
+        live = ids >= 0  # one array per term, not per segment: many segments cost little more
+        df = int(np.count_nonzero(live))
         if not df:
             continue
+        ids, tf = ids[live], tf[live]
+        lengths = doc_len[ids] if doc_len is not None else np.concatenate(len_parts)[live]
         idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-        for ids, tf, lengths in hits:
-            norm = K1 * ((1 - B) + B * lengths / avg_len)
-            scores[ids] += (times * idf * tf / (norm + tf)).astype(np.float32)
+        norm = K1 * ((1 - B) + B * lengths / avg_len)
+        scores[ids] += (times * idf * tf / (norm + tf)).astype(np.float32)
     return scores

@@ -133,12 +133,13 @@ class LexicalIndex:
     parts: list[tuple[Postings, np.ndarray]]
     docs: int
     avg_len: float
+    doc_len: np.ndarray  # the live rows' lengths by global id
 
     def knows(self, term: str) -> bool:
         return any(term in postings.vocab for postings, _ in self.parts)
 
     def scores(self, terms: list[str]) -> np.ndarray:
-        return bm25_scores(self.parts, terms, self.docs, self.avg_len, self.docs)
+        return bm25_scores(self.parts, terms, self.docs, self.avg_len, self.docs, self.doc_len)
 
 
 def build_bm25(snapshot: Snapshot, analyzer: Analyzer) -> LexicalIndex | None:
@@ -149,14 +150,16 @@ def build_bm25(snapshot: Snapshot, analyzer: Analyzer) -> LexicalIndex | None:
     docs = len(snapshot.chunks)
     result = None
     if docs:
-        total = sum(
-            float(s.postings.doc_len[mask].sum())
-            for s, mask in zip(snapshot.segments, snapshot.live, strict=True)
+        doc_len = np.concatenate(
+            [
+                s.postings.doc_len[mask]
+                for s, mask in zip(snapshot.segments, snapshot.live, strict=True)
+            ]
         )
         parts = [
             (s.postings, ids) for s, ids in zip(snapshot.segments, snapshot.to_global, strict=True)
         ]
-        result = LexicalIndex(parts, docs, total / docs)
+        result = LexicalIndex(parts, docs, float(doc_len.sum(dtype=np.float64)) / docs, doc_len)
     snapshot.extras["bm25"] = result
     return result
 
@@ -201,19 +204,20 @@ class Retriever:
             return []
         if allowed is None:
             query = query_vector.reshape(1, -1)
-            hits = []
-            for segment, mask, to_global in zip(
-                snapshot.segments, snapshot.live, snapshot.to_global, strict=True
+            found_ids, found_scores = [], []
+            for segment, dead, to_global in zip(
+                snapshot.segments, snapshot.dead_rows, snapshot.to_global, strict=True
             ):
                 # ask for as many more as the segment has deleted rows, then drop those
-                want = min(segment.rows, k + segment.rows - int(mask.sum()))
-                scores, ids = segment.faiss_index.search(query, want)
-                hits += [
-                    (int(to_global[i]), float(s))
-                    for i, s in zip(ids[0], scores[0], strict=True)
-                    if i >= 0 and to_global[i] >= 0
-                ]
-            return sorted(hits, key=lambda hit: (-hit[1], hit[0]))[:k]
+                scores, ids = segment.faiss_index.search(query, min(segment.rows, k + dead))
+                ids = ids[0]
+                found_ids.append(np.where(ids >= 0, to_global[ids], -1))
+                found_scores.append(scores[0])
+            ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
+            keep = ids >= 0
+            ids, scores = ids[keep], scores[keep]
+            best = np.lexsort((ids, -scores))[:k]  # by score, ties to the lower id
+            return list(zip(ids[best].tolist(), scores[best].tolist(), strict=True))
         rows = np.flatnonzero(allowed)
         if not len(rows):
             return []

@@ -134,6 +134,7 @@ class Snapshot:
         self.extras: dict[str, Any] = {}  # caches built on top (BM25 statistics, answerer's)
         self.live = [s.live_rows(self.deleted.get(s.name, frozenset())) for s in segments]
         counts = [int(m.sum()) for m in self.live]
+        self.dead_rows = [s.rows - c for s, c in zip(segments, counts, strict=True)]
         self.offsets = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]).astype(np.int64)
         self.to_global: list[np.ndarray] = []
         for mask, base in zip(self.live, self.offsets[:-1], strict=True):
