@@ -38,6 +38,15 @@ from test_api import (  # the HTTP contract, run again below on PostgreSQL
     test_write_is_visible_to_the_next_query_then_gone_after_delete,
     test_writes_need_the_token,
 )
+from test_folding import (  # folding wire copies, the same on both stores
+    KHARKIV,
+    ODESA,
+    copy_of,
+    test_a_batch_folds_among_itself_in_order,
+    test_a_copy_from_another_outlet_is_stored_once_with_who_published_it,
+    test_a_copy_rewritten_into_another_story_comes_out_of_the_fold,
+    wire,
+)
 from test_pipeline import (  # the pipeline contract
     _article,
     test_abstains_when_the_sources_hold_no_answer_of_that_kind,
@@ -81,6 +90,9 @@ CONTRACT = [
     test_filters_restrict_by_source_and_date,
     test_question_errors,
     test_search_is_hybrid_and_matches_spelling_variants,
+    test_a_batch_folds_among_itself_in_order,
+    test_a_copy_from_another_outlet_is_stored_once_with_who_published_it,
+    test_a_copy_rewritten_into_another_story_comes_out_of_the_fold,
 ]
 ODESSA = "how many were wounded in Odessa?"
 
@@ -201,6 +213,52 @@ def test_other_model_or_chunking_is_refused(fake_pipeline: Pipeline, settings: S
     other = settings.model_copy(update={"chunk_size": 300})
     with pytest.raises(IncompatibleIndex, match="chunk_size"):
         open_pipeline(other, HashingEmbedder(dim=64)).ingest([_article("x", "Some text.")])
+
+
+# ----- wire copies ---------------------------------------------------------------------------
+def test_a_copy_folds_into_any_stored_article_found_by_its_band_keys(
+    fake_pipeline: Pipeline, settings: Settings
+) -> None:
+    """Not only same ids: a copy from another outlet, written later by another process, folds
+    into the stored story its LSH band keys (GIN-indexed) point to; stories that merely share
+    a topic do not."""
+    fake_pipeline.ingest([wire("reuters", ODESA["a"], "Reuters"), wire("ap", KHARKIV["a"], "AP")])
+    fake_pipeline.ingest([wire("other", ODESA["b"], "AFP")])  # same event, another story
+    later = open_pipeline(settings, HashingEmbedder(dim=64))  # a new process: no cache
+    try:
+        report = later.ingest(
+            [wire("kyivpost", copy_of(ODESA["a"]), "Kyiv Post"), wire("new", KHARKIV["b"], "X")]
+        )
+        assert report.folded == [("kyivpost", "reuters")] and report.added == ["new"]
+        assert [c.id for c in later.article("reuters").also_published] == ["kyivpost"]
+        with pytest.raises(DocumentNotFound):
+            later.article("kyivpost")
+        with later.store.reading() as conn:
+            unsigned = conn.execute("SELECT count(*) FROM articles WHERE bands IS NULL")
+            assert unsigned.fetchone()[0] == 0
+    finally:
+        later.store.close()
+
+
+def test_articles_written_before_the_band_keys_are_signed_by_the_next_writer(
+    fake_pipeline: Pipeline, settings: Settings
+) -> None:
+    """A database from schema version 1 (or another fold threshold) has articles without
+    band keys: the next writer signs them first, so a copy of one still folds."""
+    fake_pipeline.ingest([wire("reuters", ODESA["a"], "Reuters"), wire("ap", KHARKIV["a"], "AP")])
+    with fake_pipeline.store.connection() as conn:
+        conn.execute("UPDATE articles SET minhash = NULL, bands = NULL, banding = NULL")
+        conn.commit()
+    later = open_pipeline(settings, HashingEmbedder(dim=64))
+    try:
+        report = later.ingest([wire("ukrinform", copy_of(KHARKIV["a"]), "Ukrinform")])
+        assert report.folded == [("ukrinform", "ap")]
+        with later.store.reading() as conn:
+            rows = conn.execute("SELECT id, banding, length(minhash) FROM articles ORDER BY id")
+            names = {r[1] for r in rows.fetchall()}
+        assert len(names) == 1 and None not in names
+    finally:
+        later.store.close()
 
 
 def test_migrations_are_versioned_and_applied_once(fake_pipeline: Pipeline) -> None:

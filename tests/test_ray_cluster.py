@@ -352,3 +352,50 @@ def test_serve_survives_a_killed_worker_node(cluster, database_url: str) -> None
         serve.shutdown()
         if len(list(cluster.worker_nodes)) > 1:  # no node was killed: the spare goes
             cluster.remove_node(spare)
+
+
+def test_ray_ingest_folds_wire_copies_into_stored_articles(
+    cluster, database_url: str, tmp_path: Path
+) -> None:
+    """Ray's writers fold as `rag ingest` does: copies from other outlets, in a later run,
+    become `also_published` entries of the stored story (found by its LSH band keys)."""
+    from test_folding import KHARKIV, ODESA, copy_of, wire
+
+    from rag.cluster.ingest import ingest_on_ray
+    from rag.pipeline import open_pipeline
+
+    def write(folder: Path, items: list[Article]) -> Path:
+        folder.mkdir(parents=True)
+        lines = [
+            json.dumps({k: getattr(a, k) for k in ("id", "title", "text", "source", "url")})
+            for a in items
+        ]
+        (folder / "wire.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return folder
+
+    settings = pg_settings(database_url, fold_copies=True)
+    originals = [wire("reuters", ODESA["a"], "Reuters"), wire("ap", KHARKIV["a"], "AP")]
+    first = ingest_on_ray(
+        settings,
+        [write(tmp_path / "one", originals)],
+        cluster.address,
+        workers=2,
+        cpus_per_worker=0.5,
+    )
+    assert (first.written, first.folded) == (2, 0)
+    copies = [
+        wire("kyivpost", copy_of(ODESA["a"]), "Kyiv Post"),
+        wire("ukrinform", copy_of(KHARKIV["a"]), "Ukrinform"),
+    ]
+    second = ingest_on_ray(
+        settings,
+        [write(tmp_path / "two", copies)],
+        cluster.address,
+        workers=2,
+        cpus_per_worker=0.5,
+    )
+    assert (second.written, second.folded) == (0, 2)
+    pipeline = open_pipeline(settings)
+    assert [c.id for c in pipeline.article("reuters").also_published] == ["kyivpost"]
+    assert [c.id for c in pipeline.article("ap").also_published] == ["ukrinform"]
+    assert article_count(database_url) == 2

@@ -6,8 +6,8 @@ the model once, takes batches of articles: it drops those already stored with th
 content (so an interrupted run resumes where it stopped), chunks and embeds the rest, and
 writes each batch in one transaction (articles, chunks, vectors, sentence vectors together:
 a killed ingest leaves whole articles only). The paths must be readable from every node (a
-shared folder), and every node needs this package installed. Wire copies are not folded here
-(`rag ingest` without --ray folds them).
+shared folder), and every node needs this package installed. Wire copies are folded as
+`rag ingest` folds them, against every stored article (LSH band keys in PostgreSQL).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class RayIngestReport:
     files: int = 0
     written: int = 0  # articles added or replaced
     unchanged: int = 0  # already stored with the same content (a resumed run skips them)
+    folded: int = 0  # wire copies folded into a stored article
     chunks: int = 0
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -86,7 +87,6 @@ class EmbedAndWrite:
         self.pipeline = PgPipeline(Settings(**values))
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        pg = self.pipeline.pg
         problems = [p for p in batch["problem"] if p]
         incoming: dict[str, Article] = {}
         for text in batch["article"]:
@@ -96,18 +96,15 @@ class EmbedAndWrite:
                     problems.append(f"{article.id}: over RAG_MAX_ARTICLE_CHARS")
                     continue
                 incoming[article.id] = article
-        with pg.connection() as conn:
-            stored = pg.hashes(conn, list(incoming))
-        fresh = [a for a in incoming.values() if stored.get(a.id) != a.content_hash]
-        rows, sentences = self.pipeline.prepare(fresh)
-        if fresh:
-            with pg.writing() as conn:  # one transaction: whole articles or none
-                pg.put_articles(conn, fresh)
-                pg.replace_chunks(conn, [a.id for a in fresh], rows, sentences)
+        # the PostgreSQL pipeline's write: embedded before, folded and written in one
+        # transaction (whole articles or none); stored articles with the same content are
+        # left alone, so a rerun resumes
+        report = self.pipeline.ingest(list(incoming.values()))
         return {
-            "written": [len(fresh)],
-            "unchanged": [len(incoming) - len(fresh)],
-            "chunks": [len(rows)],
+            "written": [len(report.added) + len(report.replaced)],
+            "unchanged": [len(report.unchanged)],
+            "folded": [len(report.folded)],
+            "chunks": [report.chunks_added],
             "problems": [problems],
         }
 
@@ -169,6 +166,7 @@ def ingest_on_ray(
     for row in dataset.iter_rows():
         report.written += row["written"]
         report.unchanged += row["unchanged"]
+        report.folded += row["folded"]
         report.chunks += row["chunks"]
         report.skipped.extend(str(p) for p in row["problems"])
         if show_progress:

@@ -84,6 +84,34 @@ def signature_rows(texts: Iterable[str]) -> np.ndarray:
 _MIX = np.random.default_rng(20240303).integers(1, 2**63, size=NUM_PERM, dtype=np.uint64) | 1
 
 
+@dataclass(frozen=True)
+class Banding:
+    """LSH bands for a threshold, as datasketch picks them: `bands` bands of `width` values;
+    two signatures are candidates when all the values of one band agree."""
+
+    bands: int
+    width: int
+
+    @classmethod
+    def for_threshold(cls, threshold: float) -> Banding:
+        from datasketch import MinHashLSH
+
+        chosen = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+        return cls(int(chosen.b), int(chosen.r))
+
+    @property
+    def name(self) -> str:
+        """How stored keys were made ("25x5"): keys of another banding are made anew."""
+        return f"{self.bands}x{self.width}"
+
+    def keys(self, rows: np.ndarray) -> np.ndarray:
+        """One key per band and row (int64, so PostgreSQL's bigint[] can hold them)."""
+        used = self.bands * self.width
+        values = rows[:, :used].astype(np.uint64).reshape(len(rows), self.bands, self.width)
+        mixed = (values * _MIX[:used].reshape(self.bands, self.width)).sum(axis=2)
+        return mixed.view(np.int64)
+
+
 class CopyIndex:
     """Stored articles by MinHash, to find the one an incoming article copies.
 
@@ -94,10 +122,7 @@ class CopyIndex:
     MinHashLSH took 0.2-0.4 ms an insert: 12-25 s for 58k stored articles)."""
 
     def __init__(self, threshold: float, signatures: dict[str, tuple[str, Any]] | None = None):
-        from datasketch import MinHashLSH
-
-        banding = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        self.bands, self.width = int(banding.b), int(banding.r)
+        self.banding = Banding.for_threshold(threshold)
         self.threshold = threshold
         # id -> (content hash, MinHash row); shared across writes so unchanged articles are
         # not redone
@@ -106,7 +131,7 @@ class CopyIndex:
         self._position: dict[str, int] = {}
         self._ids: list[str] = []
         self._rows = np.zeros((0, NUM_PERM), dtype=_empty().hashvalues.dtype)
-        self._keys = np.zeros((0, self.bands), dtype=np.uint64)
+        self._keys = np.zeros((0, self.banding.bands), dtype=np.int64)
         self._alive = np.zeros(0, dtype=bool)
 
     def seed(self, segment: Segment, deleted: frozenset[str]) -> None:
@@ -130,7 +155,7 @@ class CopyIndex:
         self.add_all([article])
 
     def add_all(self, articles: list[Article]) -> None:
-        rows = [self._row_of(a) for a in articles]
+        rows = [self.row(a) for a in articles]
         for article in articles:
             self.remove(article.id)
         self._append(articles, np.array(rows, dtype=self._rows.dtype).reshape(-1, NUM_PERM))
@@ -151,10 +176,9 @@ class CopyIndex:
     def original_of(self, article: Article) -> str | None:
         """The stored article this one is a copy of (the most similar at or over the
         threshold; of equals, the one indexed first), or None."""
-        row = signature(article.text).hashvalues
-        self.cache[article.id] = (article.content_hash, row)
+        row = self.row(article)
         n = len(self._ids)
-        hits = np.flatnonzero((self._keys[:n] == self._band_keys(row[None])[0]).any(axis=1))
+        hits = np.flatnonzero((self._keys[:n] == self.banding.keys(row[None])[0]).any(axis=1))
         hits = hits[self._alive[hits]]
         scores = (self._rows[hits] == row).mean(axis=1)  # MinHash's Jaccard estimate
         for i in np.argsort(-scores, kind="stable"):
@@ -164,17 +188,13 @@ class CopyIndex:
                 return self._ids[hits[i]]
         return None
 
-    def _row_of(self, article: Article) -> np.ndarray:
+    def row(self, article: Article) -> np.ndarray:
+        """The article's MinHash row (cached by id and content)."""
         cached = self.cache.get(article.id)
         if cached is None or cached[0] != article.content_hash:
             cached = (article.content_hash, signature(article.text).hashvalues)
             self.cache[article.id] = cached
         return cached[1]
-
-    def _band_keys(self, rows: np.ndarray) -> np.ndarray:
-        used = self.bands * self.width
-        values = rows[:, :used].astype(np.uint64).reshape(len(rows), self.bands, self.width)
-        return (values * _MIX[:used].reshape(self.bands, self.width)).sum(axis=2)
 
     def _append(self, articles: list[Article], rows: np.ndarray) -> None:
         if len(self._ids) + len(articles) > len(self._rows):
@@ -182,7 +202,7 @@ class CopyIndex:
         start = len(self._ids)
         stop = start + len(articles)
         self._rows[start:stop] = rows
-        self._keys[start:stop] = self._band_keys(rows)
+        self._keys[start:stop] = self.banding.keys(rows)
         self._alive[start:stop] = True
         for i, article in enumerate(articles, start):
             self._ids.append(article.id)
@@ -194,7 +214,7 @@ class CopyIndex:
         live = np.flatnonzero(self._alive[: len(self._ids)])
         size = max(2 * (len(live) + room), 64)
         rows = np.zeros((size, NUM_PERM), dtype=self._rows.dtype)
-        keys = np.zeros((size, self.bands), dtype=np.uint64)
+        keys = np.zeros((size, self.banding.bands), dtype=np.int64)
         alive = np.zeros(size, dtype=bool)
         rows[: len(live)], keys[: len(live)] = self._rows[live], self._keys[live]
         alive[: len(live)] = True

@@ -21,7 +21,7 @@ from rag.documents import Article, Problem
 from rag.embedder_factory import make_embedder
 from rag.embedding import Embedder
 from rag.errors import BadDocument, DocumentNotFound
-from rag.ingest.folding import CopyIndex, fold
+from rag.ingest.folding import NUM_PERM, Banding, CopyIndex, fold, signature_rows
 from rag.ingest.progress import Progress
 from rag.lexicon import load_lexicon
 from rag.pg.store import ChunkRow, Hit, PgStore
@@ -98,6 +98,7 @@ class PgPipeline(Pipeline):
         self._answerer = None
         self._answerer_lock = threading.Lock()
         self._signatures: dict[str, tuple[str, Any]] = {}
+        self._signed: str | None = None  # the banding every stored article has keys of
         self.store = PgStore(  # type: ignore[assignment]
             settings.database_dsn(),
             IndexSpec(
@@ -157,30 +158,103 @@ class PgPipeline(Pipeline):
         progress: Progress | None = None,
     ) -> IngestReport:
         """Add or replace articles in one transaction; wire copies are folded as in the
-        embedded store, against the stored articles with the same ids or copies."""
+        embedded store, against every stored article (their LSH band keys are in the
+        database). The embedding is done before the transaction, for the articles a fold
+        over a plain read says are stored anew; under the writers' lock the fold is decided
+        again, and an article it stores that was not embedded yet is embedded there."""
         report = IngestReport(skipped=list(problems or []))
         progress = progress or Progress(enabled=show_progress)
         incoming = admit(articles, self.settings.max_article_chars, report)
-        if strict and report.skipped:
+        if (strict and report.skipped) or not incoming:
             return report
+        if self.pg.exists():
+            with self.pg.connection() as conn:
+                likely, _ = self._plan(conn, incoming, IngestReport(), lock=False)
+                conn.rollback()
+        else:
+            likely = dict(incoming)
+        prepared = self._prepared(list(likely.values()), progress)
         with self.pg.writing() as conn:
-            base = self.pg.related(conn, incoming)
-            copies = (
-                CopyIndex(self.settings.fold_threshold, self._signatures)
-                if self.settings.fold_copies
-                else None
-            )
-            plan = fold(base, incoming.values(), copies)
-            report.folded = plan.folded
-            changed, updated = sort_changes(plan, base, report)
+            self._sign_stored(conn)
+            changed, updated = self._plan(conn, incoming, report, lock=True)
             if not changed and not updated:
                 return report
-            rows, sentences = self.prepare(list(changed.values()), progress)
-            self.pg.put_articles(conn, [*updated.values(), *changed.values()])
-            self.pg.replace_chunks(conn, list(changed), rows, sentences)
+            missing = [a for k, a in changed.items() if not _made_from(prepared.get(k), a)]
+            prepared.update(self._prepared(missing, progress))
+            rows = [r for k in changed for r in prepared[k][1]]
+            sentences = {k: prepared[k][2] for k in changed if prepared[k][2] is not None}
+            written = [*updated.values(), *changed.values()]
+            self.pg.put_articles(conn, written)
+            self._put_signatures(conn, written)
+            self.pg.replace_chunks(
+                conn, list(changed), rows, sentences if self.embedder.reading_id else None
+            )
             report.chunks_added = len(rows)
             report.committed = True
         return report
+
+    def _plan(
+        self, conn: Any, incoming: dict[str, Article], report: IngestReport, lock: bool
+    ) -> tuple[dict[str, Article], dict[str, Article]]:
+        """(changed, updated) as `sort_changes` gives them, after folding the incoming
+        articles into the stored ones with the same ids or copies and those sharing an LSH
+        band with them."""
+        base = self.pg.related(conn, incoming, lock=lock)
+        copies = None
+        if self.settings.fold_copies:
+            copies = self._copy_index()
+            keys = copies.banding.keys(np.stack([copies.row(a) for a in incoming.values()]))
+            found = self.pg.copy_candidates(conn, keys, copies.banding.name, base, lock=lock)
+            for doc_id, (article, row) in found.items():
+                copies.cache[doc_id] = (article.content_hash, row)
+                base[doc_id] = article
+        plan = fold(base, incoming.values(), copies)
+        report.folded = plan.folded
+        return sort_changes(plan, base, report)
+
+    def _copy_index(self) -> CopyIndex:
+        """A fresh MinHash index over the signatures this process has made or read."""
+        return CopyIndex(self.settings.fold_threshold, self._signatures)
+
+    def _prepared(
+        self, articles: list[Article], progress: Progress
+    ) -> dict[str, tuple[Article, list[ChunkRow], tuple[str, str, np.ndarray] | None]]:
+        """Each article's chunk rows and sentence vectors, by id (with the article they were
+        made from)."""
+        if not articles:
+            return {}
+        rows, sentences = self.prepare(articles, progress)
+        out: dict[str, tuple[Article, list[ChunkRow], tuple[str, str, np.ndarray] | None]] = {
+            a.id: (a, [], None if sentences is None else sentences.get(a.id)) for a in articles
+        }
+        for row in rows:
+            out[row.article_id][1].append(row)
+        return out
+
+    def _sign_stored(self, conn: Any) -> None:
+        """Give stored articles without band keys of this banding (written before schema
+        version 2, or under another fold threshold) their MinHash rows and keys; once a
+        process, a thousand at a time."""
+        banding = Banding.for_threshold(self.settings.fold_threshold)
+        if self._signed == banding.name:
+            return
+        while batch := self.pg.unsigned(conn, banding.name, 1000):
+            rows = {
+                doc_id: np.frombuffer(stored, dtype=np.uint32)
+                if stored is not None and len(stored) == 4 * NUM_PERM
+                else signature_rows([text])[0]
+                for doc_id, text, stored in batch
+            }
+            self.pg.put_signatures(
+                conn, rows, banding.keys(np.stack(list(rows.values()))), banding.name
+            )
+        self._signed = banding.name
+
+    def _put_signatures(self, conn: Any, articles: list[Article]) -> None:
+        copies = self._copy_index()
+        rows = {a.id: copies.row(a) for a in articles}
+        keys = copies.banding.keys(np.stack(list(rows.values())))
+        self.pg.put_signatures(conn, rows, keys, copies.banding.name)
 
     def prepare(
         self, articles: list[Article], progress: Progress | None = None
@@ -281,11 +355,13 @@ class PgPipeline(Pipeline):
     def info(self) -> dict[str, Any]:
         with self.pg.reading() as conn:
             n_articles, n_chunks = self.pg.counts(conn)
+            copies = self.pg.copies_folded(conn)
         manifest = self._manifest()
         return {
             "index_dir": self.pg.root,
             "snapshot": "postgres",
             "articles": n_articles,
+            "copies_folded": copies,
             "chunks": n_chunks,
             "embedding_model": manifest["embedding_model"],
             "dim": manifest["dim"],
@@ -294,6 +370,11 @@ class PgPipeline(Pipeline):
             "created_at": None,
             "format_version": "postgres",
         }
+
+
+def _made_from(prepared: tuple[Article, Any, Any] | None, article: Article) -> bool:
+    """Whether prepared chunks were made from this article's current content."""
+    return prepared is not None and prepared[0].content_hash == article.content_hash
 
 
 def _passage(hit: Hit, score: float, article: Article, lexical: float | None) -> Passage:

@@ -74,9 +74,21 @@ def _v1(layout: Layout) -> str:
     """
 
 
+def _v2(layout: Layout) -> str:
+    # each article's MinHash (uint32 values) and its LSH band keys under a GIN index, so a
+    # write finds the stored articles an incoming one may copy without reading them all;
+    # rows written before this version are signed by the next writer (PgPipeline)
+    return """
+    ALTER TABLE articles ADD COLUMN minhash bytea, ADD COLUMN bands bigint[],
+        ADD COLUMN banding text;
+    CREATE INDEX articles_bands ON articles USING gin (bands);
+    """
+
+
 # (version, what it does, its SQL). Append only: a released migration never changes.
 MIGRATIONS: list[tuple[int, str, Callable[[Layout], str]]] = [
     (1, "articles, chunks (pgvector HNSW, tsvector GIN), sentence vectors", _v1),
+    (2, "articles' MinHash and LSH band keys (GIN), for folding wire copies", _v2),
 ]
 LATEST = MIGRATIONS[-1][0]
 

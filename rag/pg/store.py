@@ -292,15 +292,55 @@ class PgStore:
             return self._stored_spec(conn) is not None
 
     # ----- writes (inside `writing()`) -----------------------------------------------------
-    def related(self, conn: Any, ids: Iterable[str]) -> dict[str, Article]:
-        """The stored articles with these ids, and those that hold them as wire copies."""
+    def related(self, conn: Any, ids: Iterable[str], lock: bool = True) -> dict[str, Article]:
+        """The stored articles with these ids, and those that hold them as wire copies
+        (`lock`: locked for this write)."""
         ids = [i for i in ids if _clean(i)]
         rows = conn.execute(
-            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ANY(%s) OR copy_ids && %s "
-            "FOR UPDATE",
+            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ANY(%s) OR copy_ids && %s"
+            + (" FOR UPDATE" if lock else ""),
             [ids, ids],
         ).fetchall()
         return {row[0]: article_of(row) for row in rows}
+
+    def copy_candidates(
+        self, conn: Any, keys: np.ndarray, banding: str, exclude: Iterable[str], lock: bool = True
+    ) -> dict[str, tuple[Article, np.ndarray]]:
+        """Stored articles sharing an LSH band key with `keys` (made with `banding`), with
+        their MinHash rows (`lock`: locked for this write)."""
+        if not keys.size:
+            return {}
+        rows = conn.execute(
+            f"SELECT {ARTICLE_COLUMNS}, minhash FROM articles "
+            "WHERE bands && %s AND banding = %s AND NOT id = ANY(%s)"
+            + (" FOR UPDATE" if lock else ""),
+            [np.unique(keys).tolist(), banding, [i for i in exclude if _clean(i)]],
+        ).fetchall()
+        return {
+            row[0]: (article_of(row[:-1]), np.frombuffer(row[-1], dtype=np.uint32)) for row in rows
+        }
+
+    def unsigned(self, conn: Any, banding: str, limit: int) -> list[tuple[str, str, Any]]:
+        """(id, text, stored MinHash or None) of articles without band keys of `banding`
+        (written before schema version 2, or under another fold threshold)."""
+        return conn.execute(
+            "SELECT id, text, minhash FROM articles WHERE banding IS DISTINCT FROM %s LIMIT %s",
+            [banding, limit],
+        ).fetchall()
+
+    def put_signatures(
+        self, conn: Any, rows: dict[str, np.ndarray], keys: np.ndarray, banding: str
+    ) -> None:
+        """Store the articles' MinHash rows and band keys (`keys`: one row per article, in
+        `rows`' order)."""
+        with conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE articles SET minhash = %s, bands = %s, banding = %s WHERE id = %s",
+                [
+                    (np.ascontiguousarray(r, dtype=np.uint32).tobytes(), k.tolist(), banding, i)
+                    for (i, r), k in zip(rows.items(), keys, strict=True)
+                ],
+            )
 
     def hashes(self, conn: Any, ids: Sequence[str]) -> dict[str, str]:
         """content_hash of the stored articles among `ids`."""
@@ -461,6 +501,10 @@ class PgStore:
             "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks)"
         ).fetchone()
         return int(row[0]), int(row[1])
+
+    def copies_folded(self, conn: Any) -> int:
+        row = conn.execute("SELECT coalesce(sum(cardinality(copy_ids)), 0) FROM articles")
+        return int(row.fetchone()[0])
 
     def ids(self, conn: Any, offset: int = 0, limit: int | None = None) -> list[str]:
         rows = conn.execute(
