@@ -129,8 +129,7 @@ class Pipeline:
         self.embedder: Embedder = embedder or make_embedder(settings)
         self.analyzer = Analyzer(load_aliases(settings.aliases_path))
         self.lexicon = load_lexicon()
-        self.store = IndexStore(
-            settings.index_dir,
+        self.store = self._open_store(
             IndexSpec(
                 embedding_model=self.embedder.name,
                 model_fingerprint=self.embedder.fingerprint,
@@ -138,10 +137,7 @@ class Pipeline:
                 chunk_size=settings.chunk_size,
                 chunk_overlap=settings.chunk_overlap,
                 embed_titles=settings.embed_titles,
-            ),
-            IndexParams.from_settings(settings),
-            self.analyzer,
-            checksum_on_load=settings.checksum_on_load,
+            )
         )
         self._answerer: Answerer | ReaderAnswerer | None = None
         self._answerer_lock = threading.Lock()
@@ -157,6 +153,16 @@ class Pipeline:
         self._merge_state = threading.Lock()
         self._merger: threading.Thread | None = None
         self._merge_again = False
+
+    def _open_store(self, spec: IndexSpec) -> IndexStore:
+        """The store this pipeline reads and writes: the index folder."""
+        return IndexStore(
+            self.settings.index_dir,
+            spec,
+            IndexParams.from_settings(self.settings),
+            self.analyzer,
+            checksum_on_load=self.settings.checksum_on_load,
+        )
 
     @cached_property
     def splitter(self) -> Any:

@@ -364,35 +364,26 @@ def test_ray_ingest_folds_wire_copies_into_stored_articles(
     from rag.cluster.ingest import ingest_on_ray
     from rag.pipeline import open_pipeline
 
-    def write(folder: Path, items: list[Article]) -> Path:
+    settings = pg_settings(database_url, fold_copies=True)
+
+    def ingest(name: str, items: list[Article]) -> Any:
+        folder = tmp_path / name
         folder.mkdir(parents=True)
         lines = [
             json.dumps({k: getattr(a, k) for k in ("id", "title", "text", "source", "url")})
             for a in items
         ]
         (folder / "wire.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return folder
+        return ingest_on_ray(settings, [folder], cluster.address, workers=2, cpus_per_worker=0.5)
 
-    settings = pg_settings(database_url, fold_copies=True)
-    originals = [wire("reuters", ODESA["a"], "Reuters"), wire("ap", KHARKIV["a"], "AP")]
-    first = ingest_on_ray(
-        settings,
-        [write(tmp_path / "one", originals)],
-        cluster.address,
-        workers=2,
-        cpus_per_worker=0.5,
-    )
+    first = ingest("one", [wire("reuters", ODESA["a"], "Reuters"), wire("ap", KHARKIV["a"], "AP")])
     assert (first.written, first.folded) == (2, 0)
-    copies = [
-        wire("kyivpost", copy_of(ODESA["a"]), "Kyiv Post"),
-        wire("ukrinform", copy_of(KHARKIV["a"]), "Ukrinform"),
-    ]
-    second = ingest_on_ray(
-        settings,
-        [write(tmp_path / "two", copies)],
-        cluster.address,
-        workers=2,
-        cpus_per_worker=0.5,
+    second = ingest(
+        "two",
+        [
+            wire("kyivpost", copy_of(ODESA["a"]), "Kyiv Post"),
+            wire("ukrinform", copy_of(KHARKIV["a"]), "Ukrinform"),
+        ],
     )
     assert (second.written, second.folded) == (0, 2)
     pipeline = open_pipeline(settings)

@@ -7,31 +7,25 @@ passages come from and their stored sentence vectors, read in the same transacti
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
 
 from rag import sentence_vectors
 from rag.answering import Answer
-from rag.chunking import chunk_article, make_splitter
+from rag.chunking import chunk_article
 from rag.documents import Article, Problem
-from rag.embedder_factory import make_embedder
-from rag.embedding import Embedder
 from rag.errors import BadDocument, DocumentNotFound
 from rag.ingest.folding import NUM_PERM, Banding, CopyIndex, fold, signature_rows
 from rag.ingest.progress import Progress
-from rag.lexicon import load_lexicon
 from rag.pg.store import ChunkRow, Hit, PgStore
 from rag.pipeline import IngestReport, Pipeline, admit, sort_changes
 from rag.reading import ReaderAnswerer
 from rag.retrieval import Filters, Passage, convex_fusion, rrf
 from rag.sentences import SPLITTER_VERSION
-from rag.settings import Settings
 from rag.store import IndexSpec, Snapshot
-from rag.text import Analyzer, load_aliases
 
 
 class StoredArticles(Mapping[str, Article]):
@@ -88,26 +82,15 @@ class View:
 class PgPipeline(Pipeline):
     """`Pipeline` with PostgreSQL as its store; stateless, so any number can share one database."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
-        # Not Pipeline.__init__: that opens the embedded index folder.
-        self.settings = settings
-        self.embedder = embedder or make_embedder(settings)
-        self.analyzer = Analyzer(load_aliases(settings.aliases_path))
-        self.lexicon = load_lexicon()
-        self.splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
-        self._answerer = None
-        self._answerer_lock = threading.Lock()
-        self._signatures: dict[str, tuple[str, Any]] = {}
-        self._signed: str | None = None  # the banding every stored article has keys of
-        self.store = PgStore(  # type: ignore[assignment]
+    _signed: str | None = None  # the banding every stored article has keys of
+
+    def _open_store(self, spec: IndexSpec) -> PgStore:  # type: ignore[override]
+        """The database the settings name (opened on first use, not here); chunks are
+        embedded without their titles there."""
+        settings = self.settings
+        return PgStore(
             settings.database_dsn(),
-            IndexSpec(
-                embedding_model=self.embedder.name,
-                model_fingerprint=self.embedder.fingerprint,
-                dim=self.embedder.dim,
-                chunk_size=settings.chunk_size,
-                chunk_overlap=settings.chunk_overlap,
-            ),
+            replace(spec, embed_titles=False),
             pool_size=settings.pg_pool_size,
             ef_search=settings.pg_ef_search,
             hnsw_m=settings.pg_hnsw_m,
