@@ -17,6 +17,7 @@ from rag.evidence import EvidenceScorer, ScoredSentence
 from rag.lexicon import Lexicon
 from rag.question import AnswerType, QuestionAnalysis, analyze_question
 from rag.retrieval import Passage
+from rag.sentences import Sentence
 from rag.slots import date_fit
 from rag.spans import Candidate, typed_candidates
 from rag.store import Snapshot
@@ -65,6 +66,25 @@ class Citation:
     score: float
     answer_start: int | None = None  # the answer's characters in the article
     answer_end: int | None = None
+
+    @classmethod
+    def of(
+        cls, passage: Passage, sentence: Sentence, score: float, answer: tuple[int, int]
+    ) -> Citation:
+        """The citation of an answer at `answer` (article offsets) in this sentence."""
+        return cls(
+            doc_id=passage.doc_id,
+            title=passage.title,
+            source=passage.source,
+            url=passage.url,
+            published_at=passage.published_at,
+            quote=sentence.text,
+            start=sentence.start,
+            end=sentence.end,
+            score=round(score, 4),
+            answer_start=answer[0],
+            answer_end=answer[1],
+        )
 
 
 @dataclass(frozen=True)
@@ -359,20 +379,8 @@ def _normalized(cand: Candidate) -> float | int | str | None:
 
 
 def _citation(row: ScoredSentence, cand: Candidate) -> Citation:
-    p, s = row.passage, row.sentence
-    return Citation(
-        doc_id=p.doc_id,
-        title=p.title,
-        source=p.source,
-        url=p.url,
-        published_at=p.published_at,
-        quote=s.text,
-        start=s.start,
-        end=s.end,
-        score=round(row.score, 4),
-        answer_start=s.start + cand.start,
-        answer_end=s.start + cand.end,
-    )
+    s = row.sentence
+    return Citation.of(row.passage, s, row.score, (s.start + cand.start, s.start + cand.end))
 
 
 def _weight(cand: Candidate) -> float:

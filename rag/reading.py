@@ -368,17 +368,4 @@ def _overlaps(a: SpanChoice, b: SpanChoice) -> bool:
 
 
 def _citation(choice: SpanChoice, sentence: Sentence) -> Citation:
-    p = choice.passage
-    return Citation(
-        doc_id=p.doc_id,
-        title=p.title,
-        source=p.source,
-        url=p.url,
-        published_at=p.published_at,
-        quote=sentence.text,
-        start=sentence.start,
-        end=sentence.end,
-        score=round(p.score, 4),
-        answer_start=choice.start,
-        answer_end=choice.end,
-    )
+    return Citation.of(choice.passage, sentence, choice.passage.score, (choice.start, choice.end))
