@@ -200,8 +200,11 @@ class SentenceTransformerEmbedder:
 
     def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """The fp32 ONNX export in length groups when there is one (the model's vectors to
-        1e-6), else `SentenceTransformer.encode`, batched and sorted by length (ingestion)."""
-        if self._documents is not None and texts:
+        1e-6), else `SentenceTransformer.encode`, batched and sorted by length (ingestion).
+        No texts: an empty [0, dim] array (a write that only moves stored chunks has none)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self._documents is not None:
             return _in_batches(self._documents, texts, self.batch_size, show_progress, "chunks")
         return self.sentence_transformers_encode(texts, show_progress=show_progress)
 

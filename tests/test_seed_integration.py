@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from rag.documents import Article
 from rag.embedding import HashingEmbedder
 from rag.errors import IncompatibleIndex
 from rag.pipeline import Pipeline
@@ -108,3 +109,18 @@ def test_asking_imports_neither_pytorch_nor_the_chunker(seed_pipeline: Pipeline,
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result == {"code": 0, "answer": "three", "loaded": []}
+
+
+def test_a_wire_copy_of_a_stored_article_folds_with_the_real_model(seed_pipeline: Pipeline):
+    """A write whose only article is a copy moves the stored original into a new segment with
+    its stored chunks and embeds nothing: the real embedder must give an empty [0, dim] array
+    for no texts (it gave a 1-D one, and every such write was a 500; the fake embedder hid it)."""
+    assert seed_pipeline.embedder.encode_documents([]).shape == (0, seed_pipeline.embedder.dim)
+    original = next(iter(seed_pipeline.snapshot.articles.values()))
+    copy = Article(
+        "wire-copy", original.title, original.text + "\n\nUpdated.", "Another Outlet", None, None
+    )
+    report = seed_pipeline.ingest([copy])
+    assert report.folded == [("wire-copy", original.id)] and report.committed
+    assert [c.id for c in seed_pipeline.article(original.id).also_published] == ["wire-copy"]
+    assert seed_pipeline.ask("How many were wounded in Odessa?").answer == "three"
