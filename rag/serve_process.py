@@ -55,6 +55,10 @@ class ServeProcess:
     def rss_mb(self) -> float:
         return common.rss_mb(self.proc.pid)
 
+    @property
+    def anon_mb(self) -> float | None:
+        return common.anon_mb(self.proc.pid)
+
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, **{"timeout": CLIENT_TIMEOUT_S, **kwargs})
 

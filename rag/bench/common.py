@@ -54,6 +54,18 @@ class Latency:
         return asdict(self)
 
 
+def anon_mb(pid: int | None = None) -> float | None:
+    """Anonymous resident memory (the heap; not the memory-mapped index files, whose pages
+    count in the RSS while they are cached) in MB; None off Linux."""
+    status = Path(f"/proc/{pid or os.getpid()}/status")
+    if not status.is_file():
+        return None
+    for line in status.read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return round(int(line.split()[1]) * 1024 / 1e6, 1)
+    return None
+
+
 def rss_mb(pid: int | None = None) -> float:
     """Resident memory of a process (this one by default), in MB (Linux: /proc; else psutil)."""
     statm = Path(f"/proc/{pid or os.getpid()}/statm")

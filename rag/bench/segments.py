@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import statistics
 import threading
 import time
@@ -53,22 +54,27 @@ class SegmentOptions:
 
 def long_articles(n: int, words: int = ARTICLE_WORDS, seed_text: str = "") -> list[Article]:
     """n articles of about `words` words of real text: whole SQuAD v2.0 articles cut at the
-    paragraph where they pass `words` (cycled with a marker when there are fewer than n)."""
+    paragraph where they pass `words`; past those, each article is real paragraphs drawn at
+    random (seeded by its number) from all of them, so it is a new story, not a wire copy that
+    folding would store as an `also_published` entry."""
     squad = load_squad(resolve_squad_file("squad-v2.0-dev-public-half.json"))
     whole = [a for a in whole_articles(list(squad.articles)) if len(a.text.split()) >= words]
+    pool = [(a.title, p) for a in whole for p in a.text.split("\n\n")]
     out = []
     for i in range(n):
-        source = whole[i % len(whole)]
+        if i < len(whole):
+            source = whole[i]
+            paragraphs = [(source.title, p) for p in source.text.split("\n\n")]
+        else:
+            paragraphs = random.Random(i).sample(pool, len(pool))
         kept, count = [], 0
-        for paragraph in source.text.split("\n\n"):
+        for _, paragraph in paragraphs:
             kept.append(paragraph)
             count += len(paragraph.split())
             if count >= words:
                 break
-        text = "\n\n".join(kept)
-        if i >= len(whole):  # a later round of the same articles: a different text
-            text += f"\n\nUpdate {i // len(whole)}{seed_text}."
-        out.append(Article(f"bench-long-{i}", source.title, text))
+        text = "\n\n".join(kept) + (seed_text and f"\n\n{seed_text.strip()}")
+        out.append(Article(f"bench-long-{i}", paragraphs[0][0], text))
     return out
 
 
@@ -188,8 +194,9 @@ def soak(
         lock = threading.Lock()
         latencies: list[float] = []
         failures: list[str] = []
+        write_failures: list[str] = []
         write_s: list[float] = []
-        memory: list[tuple[float, float]] = []
+        memory: list[tuple[float, float, float]] = []  # (seconds, RSS, anonymous) MB
         started = time.monotonic()
 
         def query(worker: int) -> None:
@@ -217,15 +224,16 @@ def soak(
                     body = dataclasses.asdict(articles[i % len(articles)])
                     body = {k: body[k] for k in ("id", "title", "text")}
                     try:
-                        ok = client.post("/documents", json=body, headers=headers).status_code
-                        failed = ok not in (200, 201)
-                    except httpx.HTTPError:
-                        failed = True
+                        status = client.post("/documents", json=body, headers=headers).status_code
+                        failed, why = status not in (200, 201), f"HTTP {status}"
+                    except httpx.HTTPError as exc:
+                        failed, why = True, type(exc).__name__
                     elapsed = time.perf_counter() - began
                     with lock:
                         write_s.append(elapsed)
                         if failed:
                             failures.append("write")
+                            write_failures.append(why)
                     i += 1
                     stop.wait(max(0.0, 1.0 - elapsed))
 
@@ -234,7 +242,7 @@ def soak(
         for thread in threads:
             thread.start()
         while time.monotonic() - started < seconds:
-            memory.append((time.monotonic() - started, server.rss_mb))
+            memory.append((time.monotonic() - started, server.rss_mb, server.anon_mb or 0.0))
             time.sleep(5)
         stop.set()
         for thread in threads:
@@ -242,8 +250,8 @@ def soak(
         wall = time.monotonic() - started
         manifest = _current_manifest(folder)
     latency = Latency.of_seconds(latencies)
-    first = [m for t, m in memory if t < seconds / 4] or [memory[0][1]]
-    last = [m for t, m in memory if t >= 3 * seconds / 4] or [memory[-1][1]]
+    first = [m for m in memory if m[0] < seconds / 4] or memory[:1]
+    last = [m for m in memory if m[0] >= 3 * seconds / 4] or memory[-1:]
     return {
         "minutes": options.soak_minutes,
         "clients": options.soak_clients,
@@ -256,9 +264,14 @@ def soak(
         "write_p50_s": round(statistics.median(write_s), 2) if write_s else None,
         "errors": len(failures),
         "error_kinds": sorted(set(failures)),
-        "rss_mb_first_quarter": round(statistics.median(first)),
-        "rss_mb_last_quarter": round(statistics.median(last)),
-        "rss_mb_max": round(max(m for _, m in memory)),
+        "rss_mb_first_quarter": round(statistics.median(m[1] for m in first)),
+        "rss_mb_last_quarter": round(statistics.median(m[1] for m in last)),
+        "rss_mb_max": round(max(m[1] for m in memory)),
+        # the heap alone: RSS also counts the cached pages of the mapped segment files
+        "anon_mb_first_quarter": round(statistics.median(m[2] for m in first)),
+        "anon_mb_last_quarter": round(statistics.median(m[2] for m in last)),
+        "anon_mb_max": round(max(m[2] for m in memory)),
+        "write_failures": sorted(set(write_failures)),
         "segments_at_end": len(manifest["segments"]),
         "chunks_at_end": manifest["counts"]["chunks"],
     }
@@ -426,6 +439,8 @@ def segment_tables(data: dict[str, Any]) -> str:
     if "soak" in data:
         s = data["soak"]
         out.append("\n#### Soak: writes while clients query (`rag serve`, the 10-segment index)")
+        if s.get("write_failures"):
+            out.append(f"Failed writes: {', '.join(s['write_failures'])}")
         out.append(
             table(
                 [
@@ -440,6 +455,7 @@ def segment_tables(data: dict[str, Any]) -> str:
                     "write p50 s",
                     "errors",
                     "RSS MB first / last quarter / max",
+                    "heap MB first / last quarter / max",
                     "segments at end",
                 ],
                 [
@@ -456,6 +472,8 @@ def segment_tables(data: dict[str, Any]) -> str:
                         s["errors"],
                         f"{s['rss_mb_first_quarter']} / {s['rss_mb_last_quarter']} / "
                         f"{s['rss_mb_max']}",
+                        f"{s['anon_mb_first_quarter']} / {s['anon_mb_last_quarter']} / "
+                        f"{s['anon_mb_max']}",
                         s["segments_at_end"],
                     ]
                 ],
