@@ -102,14 +102,14 @@ def expected_chunks(items: list[Article], settings: Settings) -> dict[str, int]:
 
 
 def pg_settings(url: str, **more: Any) -> Settings:
-    return Settings(
-        store="postgres",
-        database_url=SecretStr(url),
-        embedding_model=FAKE_MODEL,
-        seeds_dir=PROJECT_ROOT / "seeds",
-        fold_copies=False,
-        **more,
-    )
+    values: dict[str, Any] = {
+        "store": "postgres",
+        "database_url": SecretStr(url),
+        "embedding_model": FAKE_MODEL,
+        "seeds_dir": PROJECT_ROOT / "seeds",
+        "fold_copies": False,  # the generated reports share most of their words
+    }
+    return Settings(**{**values, **more})
 
 
 def article_count(url: str) -> int:
