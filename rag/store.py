@@ -753,6 +753,14 @@ class IndexStore:
         write_info(folder, info, FILE_MODE)
         _fsync_dir(folder)
         self.verified.record(folder, _listed_files(info))  # hashed above, as written
+        if self.params.mmap:
+            # held as a segment opened from disk is: its arrays mapped from the files just
+            # written, not kept on the heap (a long-running server's writes and merges grew it)
+            vectors = read_vectors(folder / "vectors.npy", mmap=True)
+            faiss_index = read_index(folder / "index.faiss", kind, mmap=True)
+            configure(faiss_index, self.params)
+            postings = Postings.load(folder, mmap=True)
+            sentences = read_sentence_vectors(folder, info, mmap=True)
         return Segment.assemble(
             folder.name,
             folder,
