@@ -94,10 +94,7 @@ class Banding:
 
     @classmethod
     def for_threshold(cls, threshold: float) -> Banding:
-        from datasketch import MinHashLSH
-
-        chosen = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        return cls(int(chosen.b), int(chosen.r))
+        return _banding(threshold)
 
     @property
     def name(self) -> str:
@@ -110,6 +107,16 @@ class Banding:
         values = rows[:, :used].astype(np.uint64).reshape(len(rows), self.bands, self.width)
         mixed = (values * _MIX[:used].reshape(self.bands, self.width)).sum(axis=2)
         return mixed.view(np.int64)
+
+
+@cache
+def _banding(threshold: float) -> Banding:
+    """datasketch's choice for a threshold, made once (it integrates the false positive and
+    negative rates: ~30 ms a call, and a PostgreSQL write asks for it several times)."""
+    from datasketch import MinHashLSH
+
+    chosen = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+    return Banding(int(chosen.b), int(chosen.r))
 
 
 class CopyIndex:
