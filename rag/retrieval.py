@@ -14,6 +14,7 @@ from rag.errors import BadQuery
 from rag.postings import Postings, bm25_scores
 from rag.store import Snapshot
 from rag.text import Analyzer
+from rag.vector_index import search_segments
 
 
 @dataclass(frozen=True)
@@ -203,16 +204,16 @@ class Retriever:
         if len(snapshot.chunks) == 0 or k <= 0:
             return []
         if allowed is None:
-            query = query_vector.reshape(1, -1)
+            # from each segment as many more as it has deleted rows, then drop those
+            asked = [
+                (s.faiss_index, s.coarse_key, min(s.rows, k + dead))
+                for s, dead in zip(snapshot.segments, snapshot.dead_rows, strict=True)
+            ]
+            found = search_segments(asked, np.ascontiguousarray(query_vector.reshape(1, -1)))
             found_ids, found_scores = [], []
-            for segment, dead, to_global in zip(
-                snapshot.segments, snapshot.dead_rows, snapshot.to_global, strict=True
-            ):
-                # ask for as many more as the segment has deleted rows, then drop those
-                scores, ids = segment.faiss_index.search(query, min(segment.rows, k + dead))
-                ids = ids[0]
+            for (scores, ids), to_global in zip(found, snapshot.to_global, strict=True):
                 found_ids.append(np.where(ids >= 0, to_global[ids], -1))
-                found_scores.append(scores[0])
+                found_scores.append(scores)
             ids, scores = np.concatenate(found_ids), np.concatenate(found_scores)
             keep = ids >= 0
             ids, scores = ids[keep], scores[keep]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from rag.errors import CorruptIndex
 from rag.postings import Postings
 from rag.sentence_vectors import FILE as SENTENCES_FILE
 from rag.sentence_vectors import SentenceVectors
+from rag.vector_index import coarse_key
 
 SEGMENT_FILE = "manifest.json"  # the segment's own: counts, index type, file checksums
 CORE_FILES = ("meta.sqlite", "vectors.npy", "index.faiss")
@@ -94,6 +96,11 @@ class Segment:
     @property
     def rows(self) -> int:
         return len(self.chunks)
+
+    @cached_property
+    def coarse_key(self) -> bytes | None:
+        """Its IVF index's coarse lists (segments with equal keys share one assignment)."""
+        return coarse_key(self.faiss_index)
 
     def copy_signatures(self, kind: dict[str, Any]) -> np.ndarray | None:
         """The articles' stored MinHash rows (`article_ids` order), read on first use; None

@@ -56,6 +56,7 @@ from rag.text import Analyzer, load_aliases
 from rag.vector_index import (
     INDEX_TYPES,
     IVF_TYPES,
+    CoarseLists,
     IndexParams,
     IndexType,
     build_index,
@@ -638,6 +639,7 @@ class IndexStore:
                 sentences,
                 self.build_postings(chunks),
                 signatures=signatures,
+                shared=_coarse_lists([s for s, _ in entries]),
             )
             entries.append((segment, frozenset()))
         return self._commit_manifest(entries)
@@ -707,9 +709,11 @@ class IndexStore:
         faiss_index: faiss.Index | None = None,
         whole: bool = False,
         signatures: dict[str, np.ndarray] | None = None,
+        shared: CoarseLists | None = None,
     ) -> Segment:
         """Write and flush a segment's files into `folder` (which exists and is empty); `whole`:
-        it is the whole index (`commit`), else one of several (its index type: `for_segments`).
+        it is the whole index (`commit`), else one of several (its index type: `for_segments`,
+        on the index's `shared` IVF lists while they fit it).
         `signatures`: MinHash rows already made for some of the articles (a merge's)."""
         if sentences is not None:
             sentences = sentences.kept(articles)
@@ -724,7 +728,10 @@ class IndexStore:
         params = self.params if whole else for_segments(self.params)
         kind = choose_index_type(len(chunks), params)
         built_on = len(chunks)
-        if faiss_index is None:
+        if faiss_index is None and shared is not None and shared.fits(len(chunks), params):
+            kind, built_on = "ivf", shared.trained_on
+            faiss_index = build_index(vectors, self.spec.dim, params, kind, shared)
+        elif faiss_index is None:
             faiss_index = build_index(vectors, self.spec.dim, params, kind)
         elif self._latest is not None and self._latest.segments:
             built_on = _built_on(self._latest)
@@ -873,6 +880,7 @@ class IndexStore:
             _merged_sentences(segments, articles),
             postings,
             signatures=stored_signatures(segments),
+            shared=_coarse_lists(base.segments),
         )
 
     def _extended_index(
@@ -1021,6 +1029,20 @@ def _file_problems(folder: Path, info: dict[str, Any]) -> list[str]:
         elif expected != _sha256(path):
             problems.append(f"{path} checksum does not match the manifest (damaged file)")
     return problems
+
+
+def _coarse_lists(segments: list[Segment]) -> CoarseLists | None:
+    """The IVF-Flat lists new segments share: those of the segment with the most lists."""
+    best: CoarseLists | None = None
+    for segment in segments:
+        index = segment.faiss_index
+        if not isinstance(index, faiss.IndexIVFFlat):
+            continue
+        if best is not None and index.nlist <= len(best.centroids):
+            continue
+        trained_on = segment.info.get(TRAINED_ON)
+        best = CoarseLists.of(index, trained_on if type(trained_on) is int else segment.rows)
+    return best
 
 
 def _built_on(snapshot: Snapshot) -> int:

@@ -20,6 +20,7 @@ from rag.pipeline import Pipeline
 from rag.postings import Postings
 from rag.settings import Settings
 from rag.store import _write_meta
+from rag.vector_index import CoarseLists, IndexParams, build_index
 
 PLACES = ["Kharkiv", "Odesa", "Sumy", "Kherson", "Dnipro", "Lviv", "Mariupol", "Zaporizhzhia"]
 WHAT = ["drone", "missile", "shelling", "strike", "attack", "blast"]
@@ -292,3 +293,44 @@ def test_written_and_merged_segments_are_memory_mapped_as_opened_ones_are(tmp_pa
     for segment in pipeline.store.load().segments:
         assert isinstance(segment.vectors, np.memmap)
         assert isinstance(segment.postings.docs.base, np.memmap)
+
+
+def test_written_and_merged_segments_share_the_largest_segments_ivf_lists(tmp_path: Path):
+    """Segments added to an index with an IVF segment are built on its coarse lists, so a
+    question is assigned to lists once for all of them; what they return together is what one
+    index over the same rows on those lists returns, and `rag check` accepts them."""
+    pipeline = pipeline_at(tmp_path, "index", index_type="ivf", ivf_nprobe=2)
+    pipeline.ingest(articles(300, seed=1, prefix="big-"))
+    for start in range(0, 24, 6):
+        pipeline.ingest(articles(6, seed=start, prefix=f"s{start}-"))
+    pipeline.delete("s6-001")
+    snapshot = pipeline.snapshot
+    first = snapshot.segments[0].faiss_index
+    assert first.nlist > 2 and all(
+        isinstance(s.faiss_index, faiss.IndexIVFFlat) for s in snapshot.segments
+    )
+    assert len({s.coarse_key for s in snapshot.segments}) == 1
+    shared = CoarseLists.of(first, snapshot.segments[0].rows)
+    assert shared is not None
+    whole = build_index(
+        np.asarray(snapshot.vectors_at(np.arange(len(snapshot.chunks)))),
+        64,
+        IndexParams(),
+        shared=shared,
+    )
+    whole.nprobe = 2
+    retriever = pipeline._current()[1]
+    embedder = HashingEmbedder(dim=64)
+    for question in QUESTIONS:
+        vector = embedder.encode([question])[0]
+        want_scores, want = whole.search(vector.reshape(1, -1), 10)
+        got = retriever.dense(vector, 10)
+        assert [s for _, s in got] == pytest.approx(want_scores[0].tolist(), abs=1e-6)
+        above = want_scores[0][-1] + 1e-6  # ids tied at the 10th score may differ
+        assert {i for i, s in got if s > above} == set(want[0][want_scores[0] > above].tolist())
+    assert check_index(pipeline.store) == []
+    names = [s.name for s in snapshot.segments[1:]]
+    merged = pipeline.store.merge(names)
+    assert merged is not None and len(merged.segments) == 2
+    assert merged.segments[1].coarse_key == merged.segments[0].coarse_key
+    assert check_index(pipeline.store) == []

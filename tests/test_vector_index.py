@@ -19,13 +19,17 @@ from rag.store import ChunkRecord, IndexSpec, IndexStore
 from rag.vector_index import (
     INDEX_TYPES,
     RECONSTRUCTION_TOLERANCE,
+    CoarseLists,
     IndexParams,
     build_index,
     choose_index_type,
+    coarse_key,
+    configure,
     fits_trained_range,
     index_type_of,
     ivf_lists,
     read_index,
+    search_segments,
 )
 from rag.word_table import WordTable
 
@@ -76,6 +80,56 @@ def test_ivf_lists_have_enough_points_to_train(n):
     lists = ivf_lists(n)
     assert lists >= 1
     assert n < 39 or n // lists >= 39
+
+
+def test_segments_on_shared_lists_find_what_one_index_on_those_lists_finds():
+    """Ten segments built on one segment's coarse lists, searched with one assignment, return
+    exactly what one index over all their vectors on those lists returns (same lists probed,
+    same candidates), and each segment what its own full search returns."""
+    data = clustered(12_050, seed=3)
+    vectors, queries = data[:12_000], data[12_000:]
+    params = IndexParams(ivf_nprobe=4)
+    first = build_index(vectors[:6_000], DIM, params, "ivf")
+    shared = CoarseLists.of(first, 6_000)
+    assert shared is not None and len(shared.centroids) == first.nlist
+    parts = [first] + [
+        build_index(vectors[start : start + 600], DIM, params, shared=shared)
+        for start in range(6_000, 12_000, 600)
+    ]
+    for part in parts:
+        configure(part, params)
+    offsets = np.cumsum([0] + [p.ntotal for p in parts])
+    keys = {coarse_key(p) for p in parts}
+    assert len(keys) == 1 and None not in keys
+    whole = build_index(vectors, DIM, params, shared=shared)
+    configure(whole, params)
+    k = 10
+    for query in queries:
+        found = search_segments([(p, coarse_key(p), k) for p in parts], query.reshape(1, -1))
+        for part, (scores, ids) in zip(parts, found, strict=True):
+            own_scores, own_ids = part.search(query.reshape(1, -1), k)
+            assert ids.tolist() == own_ids[0].tolist()
+        ids = np.concatenate([i[i >= 0] + o for (_, i), o in zip(found, offsets, strict=False)])
+        scores = np.concatenate([s[i >= 0] for s, i in found])
+        best = ids[np.lexsort((ids, -scores))[:k]]
+        want_scores, want = whole.search(query.reshape(1, -1), k)
+        assert best.tolist() == want[0].tolist()
+    # a segment of its own lists is searched on them (no shared assignment)
+    own = build_index(vectors[:3_000], DIM, params, "ivf")
+    configure(own, params)
+    assert coarse_key(own) not in keys
+    flat = build_index(vectors[:100], DIM, params, "flat")
+    assert coarse_key(flat) is None
+
+
+def test_a_segment_shares_the_lists_only_while_they_fit_it():
+    shared = CoarseLists(np.zeros((100, DIM), dtype=np.float32), trained_on=5_000)
+    # its own would be ivf_lists(n): 200 at 7,800 vectors, 205 at 8,000
+    assert shared.fits(10, IndexParams()) and shared.fits(7_800, IndexParams())
+    assert not shared.fits(8_000, IndexParams())
+    assert not shared.fits(10, IndexParams(choice="hnsw"))
+    assert not shared.fits(10, IndexParams(choice="flat"))
+    assert shared.fits(10**6, IndexParams(ivf_nlist=200))  # lists set: 200 <= 2 x 100
 
 
 def same_vectors(kind, found: np.ndarray, expected: np.ndarray) -> bool:
