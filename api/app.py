@@ -66,6 +66,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ready = app.state.pipeline or await run_in_threadpool(open_pipeline, settings)
         snapshot = await run_in_threadpool(prepare_index, ready)
+        # the embedder's sessions load while the index opens; ready means both are
+        await run_in_threadpool(ready.embedder.wait_ready)
         app.state.pipeline = ready
         if snapshot is not None:
             log.info(

@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -28,6 +31,7 @@ from rag.word_table import WordTable, whole_words
 # waiting must be chosen before PyTorch or FAISS load the OpenMP runtime, hence here.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+T = TypeVar("T")
 BUNDLED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 BULK_BATCH = 64  # sentences per forward pass at ingestion (grouped by length inside)
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx")
@@ -66,6 +70,10 @@ class Embedder(Protocol):
         """`encode_reading`'s vectors for many texts at ingestion: every core, no cache."""
         ...
 
+    def wait_ready(self) -> None:
+        """Block until what the embedder loads in the background is loaded (or raise why not)."""
+        ...
+
 
 def bundled_model_path() -> Path:
     try:
@@ -88,6 +96,30 @@ def weights_checksum(model_dir: Path) -> str:
                     digest.update(block)
             return digest.hexdigest()
     raise ModelNotFound(f"no weights ({', '.join(WEIGHT_FILES)}) in model folder {model_dir}")
+
+
+@dataclass(frozen=True)
+class FastPaths:
+    """The query and reading encoders (None: the model itself) and the backends they run on."""
+
+    query: CachedEncoder | None
+    backend: Backend
+    reading: CachedEncoder | None
+    reading_backend: Backend
+
+
+def in_background(make: Callable[[], T], name: str) -> Future[T]:
+    """`make()` run in a daemon thread; its result (or exception) in the future."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(make())
+        except BaseException as exc:  # handed to whoever asks for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
 
 
 class SentenceTransformerEmbedder:
@@ -127,21 +159,49 @@ class SentenceTransformerEmbedder:
         # ONNX exports are in the cache, always for a model of another layout.
         self.dim = layout.dim if layout else int(self.model.get_embedding_dimension() or 0)
 
+        fingerprint = self.fingerprint  # hashed once, before the sessions' thread uses it
+        self._bulk_threads = bulk_threads or os.cpu_count() or 1
+
         def fast(choice: Backend, auto: Backend) -> tuple[CachedEncoder | None, Backend]:
             encoder, used = make_short_encoder(
-                self._transformer, path, choice, cache_dir, self.fingerprint, threads, auto
+                self._transformer, path, choice, cache_dir, fingerprint, threads, auto
             )
             return (None if encoder is None else CachedEncoder(encoder, cache_size)), used
 
-        self.query, self.backend = fast(backend, "onnx")
-        self.reading, self.reading_backend = fast(reading_backend, "onnx-int8")
-        self._bulk_threads = bulk_threads or os.cpu_count() or 1
-        if word_table and self.reading is not None:
-            name = f"{self.fingerprint[:16]}-{self.reading_backend}.npz"
-            vocabulary = whole_words(self.reading.encoder.tokens.tokenizer.get_vocab())
-            self.reading.pinned = WordTable.cached(
-                cache_dir / "words" / name, vocabulary, self.reading.encoder.encode
-            )
+        def load() -> FastPaths:
+            query, used = fast(backend, "onnx")
+            reading, reading_used = fast(reading_backend, "onnx-int8")
+            if word_table and reading is not None:
+                name = f"{fingerprint[:16]}-{reading_used}.npz"
+                vocabulary = whole_words(reading.encoder.tokens.tokenizer.get_vocab())
+                reading.pinned = WordTable.cached(
+                    cache_dir / "words" / name, vocabulary, reading.encoder.encode
+                )
+            return FastPaths(query, used, reading, reading_used)
+
+        # ONNX Runtime builds its sessions without the GIL: a server opens its index meanwhile
+        # (0.4 s of a 3 s start-up here); the first use waits for them, errors included
+        self._paths = in_background(load, "embedder-sessions")
+
+    @property
+    def query(self) -> CachedEncoder | None:
+        return self._paths.result().query
+
+    @property
+    def backend(self) -> Backend:
+        return self._paths.result().backend
+
+    @property
+    def reading(self) -> CachedEncoder | None:
+        return self._paths.result().reading
+
+    @property
+    def reading_backend(self) -> Backend:
+        return self._paths.result().reading_backend
+
+    def wait_ready(self) -> None:
+        """Block until the fast paths are loaded (raising what loading them raised)."""
+        self._paths.result()
 
     @cached_property
     def model(self) -> Any:
@@ -255,6 +315,9 @@ class HashingEmbedder:
 
     def encode_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         return self.encode(texts)
+
+    def wait_ready(self) -> None:
+        """Nothing loads in the background."""
 
     def encode_reading(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode(texts)

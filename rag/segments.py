@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import faiss
 import numpy as np
@@ -35,9 +35,10 @@ MINHASH_FILE = "minhash.npy"
 MINHASH_KEY = "copy_signatures"  # in manifest.json: how the rows were made
 
 
-@dataclass(frozen=True)
-class ChunkRecord:
-    """A stored chunk; its position in its segment is its FAISS id there."""
+class ChunkRecord(NamedTuple):
+    """A stored chunk; its position in its segment is its FAISS id there. A named tuple: an
+    index of 100k chunks makes 100k of them at start-up, a fifth of the time a frozen
+    dataclass takes."""
 
     article_id: str
     start: int

@@ -1168,6 +1168,14 @@ def _with_extras(con: sqlite3.Connection, articles: dict[str, Article]) -> dict[
     return articles
 
 
+def _chunk_problem(cid: object, i: int, text: str | None, start: object, end: object) -> str:
+    if cid != i or text is None:
+        return f"chunk {cid} has no article or is out of order"
+    if not (isinstance(start, int) and isinstance(end, int)):
+        return f"chunk {cid} has non-integer offsets"
+    return f"chunk {cid} offsets {start}-{end} are outside its article"
+
+
 def _read_only(path: Path) -> sqlite3.Connection:
     try:
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -1224,22 +1232,23 @@ def _read_meta(path: Path) -> tuple[dict[str, Article], list[ChunkRecord]]:
         ):
             if not isinstance(row[0], str) or not isinstance(row[2], str):
                 raise CorruptIndex(f"{path}: article {row[0]!r} has no text")
-            spans = tuple(tuple(s) for s in json.loads(row[6]))
-            articles[row[0]] = Article(row[0], row[1], row[2], row[3], row[4], row[5], spans)  # type: ignore[arg-type]
+            spans = () if row[6] == "[]" else tuple(tuple(s) for s in json.loads(row[6]))
+            articles[row[0]] = Article.stored(*row[:6], spans)  # type: ignore[arg-type]
+        texts = {doc_id: article.text for doc_id, article in articles.items()}
         chunks = []
         for i, (cid, article_id, start, end) in enumerate(
             con.execute('SELECT id, article_id, start, "end" FROM chunks ORDER BY id')
         ):
-            article = articles.get(article_id)
-            if cid != i or article is None:
-                raise CorruptIndex(f"{path}: chunk {cid} has no article or is out of order")
-            if not (isinstance(start, int) and isinstance(end, int)):
-                raise CorruptIndex(f"{path}: chunk {cid} has non-integer offsets")
-            if not 0 <= start < end <= len(article.text):
-                raise CorruptIndex(
-                    f"{path}: chunk {cid} offsets {start}-{end} are outside its article"
-                )
-            chunks.append(ChunkRecord(article_id, start, end, article.text[start:end]))
+            text = texts.get(article_id)
+            if (
+                cid != i
+                or text is None
+                or type(start) is not int
+                or type(end) is not int
+                or not 0 <= start < end <= len(text)
+            ):
+                raise CorruptIndex(f"{path}: {_chunk_problem(cid, i, text, start, end)}")
+            chunks.append(ChunkRecord(article_id, start, end, text[start:end]))
         return _with_extras(con, articles), chunks
     except sqlite3.Error as exc:
         raise CorruptIndex(f"{path} is not a readable index database ({exc})") from None

@@ -9,11 +9,47 @@ from functools import lru_cache
 from pathlib import Path
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
 WORD = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
-# bm25s' short English list plus question words and common function words.
-STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(
+# Lucene's English stop set (EnglishAnalyzer; the list bm25s ships as STOPWORDS_EN, copied here:
+# importing bm25s for it pulled in SciPy, a tenth of a second of every start-up)
+LUCENE_STOPWORDS = [
+    "a",
+    "an",
+    "and",
+    "are",
+    "as",
+    "at",
+    "be",
+    "but",
+    "by",
+    "for",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "no",
+    "not",
+    "of",
+    "on",
+    "or",
+    "such",
+    "that",
+    "the",
+    "their",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "to",
+    "was",
+    "will",
+    "with",
+]
+# Lucene's list plus question words and common function words.
+STOPWORDS = frozenset(LUCENE_STOPWORDS) | frozenset(
     [
         "s",
         "t",

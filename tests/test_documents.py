@@ -66,3 +66,19 @@ def test_bad_files_become_problems_and_the_rest_still_comes(tmp_path: Path):
     assert any("binary.md" in p and "binary" in p for p in problems)
     assert any("latin1.txt" in p and "UTF-8" in p for p in problems)
     assert any("missing.txt" in p for p in problems)
+
+
+def test_an_article_read_back_from_the_store_is_an_ordinary_frozen_article():
+    """`Article.stored` skips the frozen __init__ for speed; it must set every field (a field
+    added to Article later and not here fails this) and stay frozen and comparable."""
+    import dataclasses
+
+    from rag.documents import Article
+
+    stored = Article.stored("k1", "Title", "Some text.", "Reuters", None, "2024-03-01", ((0, 4),))
+    made = Article("k1", "Title", "Some text.", "Reuters", None, "2024-03-01", ((0, 4),))
+    assert {f.name for f in dataclasses.fields(Article)} <= set(vars(stored))
+    assert stored == made and hash(stored) == hash(made)
+    assert stored.content_hash == made.content_hash
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stored.title = "changed"  # type: ignore[misc]

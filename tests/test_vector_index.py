@@ -109,6 +109,7 @@ def test_segments_on_shared_lists_find_what_one_index_on_those_lists_finds():
         for part, (scores, ids) in zip(parts, found, strict=True):
             own_scores, own_ids = part.search(query.reshape(1, -1), k)
             assert ids.tolist() == own_ids[0].tolist()
+            assert scores.tolist() == pytest.approx(own_scores[0].tolist())
         ids = np.concatenate([i[i >= 0] + o for (_, i), o in zip(found, offsets, strict=False)])
         scores = np.concatenate([s[i >= 0] for s, i in found])
         best = ids[np.lexsort((ids, -scores))[:k]]
@@ -444,3 +445,23 @@ def test_an_eight_bit_index_is_extended_by_vectors_in_its_trained_range(tmp_path
     assert grown.manifest["index_built_on_chunks"] == 2_000  # appended
     assert same_vectors("ivf-sq8", grown.faiss_index.reconstruct_n(0, 2_500), vectors)
     assert check_index(store) == []
+
+
+def test_the_embedders_sessions_load_in_the_background_and_their_errors_surface(
+    tmp_path: Path, monkeypatch
+):
+    """The ONNX sessions load in a thread while the caller goes on (a server opens its index
+    meanwhile); a failure there is raised by the first use and by `wait_ready`, not lost."""
+    import rag.embedding
+    from rag.errors import ModelNotFound
+
+    def broken(*args, **kwargs):
+        raise ModelNotFound("RAG_EMBEDDING_BACKEND=onnx needs ONNX Runtime")
+
+    monkeypatch.setattr(rag.embedding, "make_short_encoder", broken)
+    embedder = rag.embedding.SentenceTransformerEmbedder(cache_dir=tmp_path, word_table=False)
+    assert embedder.dim == 384  # known from the model's files, without the sessions
+    with pytest.raises(ModelNotFound, match="needs ONNX Runtime"):
+        embedder.wait_ready()
+    with pytest.raises(ModelNotFound, match="needs ONNX Runtime"):
+        embedder.encode(["how many were wounded?"])
