@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -68,6 +69,8 @@ def create_app(
         snapshot = await run_in_threadpool(prepare_index, ready)
         # the embedder's sessions load while the index opens; ready means both are
         await run_in_threadpool(ready.embedder.wait_ready)
+        # the embedder's sessions load while the index opens; ready means both are
+        await run_in_threadpool(ready.embedder.wait_ready)
         app.state.pipeline = ready
         if snapshot is not None:
             log.info(
@@ -90,6 +93,7 @@ def create_app(
     )
     app.state.pipeline = pipeline
     app.state.api_settings = api_settings
+    app.state.query_slots = threading.BoundedSemaphore(api_settings.query_slots())
     app.state.metrics = create_metrics(lambda: app.state.pipeline)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=api_settings.max_body_bytes)

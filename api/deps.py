@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import threading
 from email.message import Message
 from typing import Annotated
 
@@ -25,6 +26,11 @@ async def get_api_settings(request: Request) -> ApiSettings:
     return api_settings
 
 
+async def get_query_slots(request: Request) -> threading.BoundedSemaphore:
+    slots: threading.BoundedSemaphore = request.app.state.query_slots
+    return slots
+
+
 async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -33,6 +39,9 @@ async def get_metrics(request: Request) -> Metrics:
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 ApiSettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+# RAG_QUERY_CONCURRENCY questions computed at once (one per core): a crowd of clients queues
+# here instead of splitting the CPU (and the GIL) ever thinner, so a write still gets its share
+QuerySlotsDep = Annotated[threading.BoundedSemaphore, Depends(get_query_slots)]
 
 
 BEARER = HTTPBearer(auto_error=False, description="The server's RAG_API_TOKEN.")

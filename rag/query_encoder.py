@@ -184,6 +184,10 @@ class OnnxEncoder:
             ) from exc
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
+        if threads > 1:
+            # ONNX Runtime's pool threads spin while they wait by default: on a server busy
+            # with questions that burns the cores the questions need
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.session = ort.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]

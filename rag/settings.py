@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -199,7 +200,17 @@ class Settings(BaseSettings):
     protect_reads: bool = Field(default=False, description="Require the token for reads too.")
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
     max_batch: int = Field(default=100, ge=1, le=10_000, description="Articles per POST.")
+    query_concurrency: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="Questions (/ask, /search) computed at once; others wait their turn. "
+        "0: one per CPU core.",
+    )
     cors_origins: list[str] = Field(default_factory=list)
+
+    def query_slots(self) -> int:
+        return self.query_concurrency or os.cpu_count() or 1
 
     def database_dsn(self) -> str:
         """The PostgreSQL URL, or a one-line error that names the setting."""

@@ -490,6 +490,56 @@ def test_queries_are_served_during_a_write(
     assert hits[0]["doc_id"] == "zap-1"
 
 
+class GatedQuestions(HashingEmbedder):
+    """Blocks while encoding a question that contains a marker, until released."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__(dim=64)
+        self.marker = marker
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if any(self.marker in t for t in texts):
+            self.entered.set()
+            assert self.release.wait(timeout=30)
+        return super().encode(texts)
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_questions_beyond_the_query_slots_wait_their_turn_and_writes_do_not(
+    make_client: ClientFactory, settings: Settings, auth: dict[str, str], slots: int
+) -> None:
+    """RAG_QUERY_CONCURRENCY questions are computed at once; the next waits for a slot (and is
+    then answered), while a write goes ahead whatever the questions hold."""
+    embedder = GatedQuestions("Kramatorsk")
+    client = make_client(Pipeline(settings, embedder=embedder), query_concurrency=slots)
+    held: dict[str, int] = {}
+    first = threading.Thread(
+        target=lambda: held.update(
+            first=client.get("/search", params={"q": "Kramatorsk station"}).status_code
+        )
+    )
+    first.start()
+    try:
+        assert embedder.entered.wait(timeout=30), "the first question never started"
+        second = threading.Thread(
+            target=lambda: held.update(
+                second=client.post("/ask", json={"question": ODESSA}).status_code
+            )
+        )
+        second.start()
+        second.join(timeout=3 if slots == 2 else 1)
+        assert second.is_alive() == (slots == 1)  # one slot: held by the first question
+        record = article("slov-1", "Sloviansk railway station was shelled overnight.")
+        assert client.post("/documents", json=record, headers=auth).status_code == 201
+    finally:
+        embedder.release.set()
+        first.join(timeout=30)
+    second.join(timeout=30)
+    assert held == {"first": 200, "second": 200}
+
+
 def test_concurrent_writes_are_serialized(client: TestClient, auth: dict[str, str]) -> None:
     codes: list[int] = []
 

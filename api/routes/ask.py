@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from api.deps import MetricsDep, PipelineDep, require_json, require_reader
+from api.deps import MetricsDep, PipelineDep, QuerySlotsDep, require_json, require_reader
 from api.schemas import MAX_TOP_K, AnswerOut, AskRequest, ErrorOut, FiltersIn, SearchOut
 
 router = APIRouter(dependencies=[Depends(require_reader)], tags=["questions"])
@@ -41,9 +41,12 @@ async def query_filters(
     dependencies=[Depends(require_json)],
     summary="Answer a question from the sources, with citations, or abstain",
 )
-def ask(body: AskRequest, pipeline: PipelineDep, metrics: MetricsDep) -> JSONResponse:
+def ask(
+    body: AskRequest, pipeline: PipelineDep, metrics: MetricsDep, slots: QuerySlotsDep
+) -> JSONResponse:
     filters = body.filters.to_filters() if body.filters else None
-    answer = pipeline.ask(body.question, body.top_k, filters)
+    with slots:
+        answer = pipeline.ask(body.question, body.top_k, filters)
     metrics.observe_answer(answer.abstained)
     return JSONResponse(answer.to_dict())
 
@@ -53,9 +56,11 @@ def ask(body: AskRequest, pipeline: PipelineDep, metrics: MetricsDep) -> JSONRes
 )
 def search(
     pipeline: PipelineDep,
+    slots: QuerySlotsDep,
     filters: Annotated[FiltersIn, Depends(query_filters)],
     q: Annotated[str, Query(description="the question or keywords")],
     k: Annotated[int | None, Query(ge=1, le=MAX_TOP_K, description="passages to return")] = None,
 ) -> JSONResponse:
-    passages = pipeline.search(q, k, filters.to_filters())
+    with slots:
+        passages = pipeline.search(q, k, filters.to_filters())
     return JSONResponse({"results": [asdict(p) for p in passages]})
