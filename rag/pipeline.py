@@ -26,6 +26,7 @@ from rag.errors import (
     QuestionTooLong,
     RagError,
 )
+from rag.heap import release_free_memory
 from rag.ingest.folding import CopyIndex, FoldPlan, fold
 from rag.ingest.progress import Progress
 from rag.lexicon import Lexicon, load_lexicon
@@ -409,6 +410,7 @@ class Pipeline:
                 merged = None
             if merged is not None:
                 self._install(merged)
+                release_free_memory()  # what the merged segments and their building freed
                 continue
             with self._merge_state:
                 if not self._merge_again:

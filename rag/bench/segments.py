@@ -279,6 +279,8 @@ def soak(
         "anon_mb_first_quarter": round(statistics.median(m[2] for m in first)),
         "anon_mb_last_quarter": round(statistics.median(m[2] for m in last)),
         "anon_mb_max": round(max(m[2] for m in memory)),
+        # the heap sampled each minute: flat after the first writes is what stable means
+        "anon_mb_by_minute": [round(m[2]) for m in memory if int(m[0]) % 60 < 5],
         "write_failures": sorted(set(write_failures)),
         "segments_at_end": len(manifest["segments"]),
         "chunks_at_end": manifest["counts"]["chunks"],
