@@ -196,7 +196,6 @@ def soak(
         failures: list[str] = []
         write_failures: list[str] = []
         write_s: list[float] = []
-        embed_s: list[float] = []  # of each write, embedding (the server's report)
         memory: list[tuple[float, float, float]] = []  # (seconds, RSS, anonymous) MB
         started = time.monotonic()
 
@@ -224,20 +223,15 @@ def soak(
                     began = time.perf_counter()
                     body = dataclasses.asdict(articles[i % len(articles)])
                     body = {k: body[k] for k in ("id", "title", "text")}
-                    embed = None
                     try:
                         response = client.post("/documents", json=body, headers=headers)
                         failed = response.status_code not in (200, 201)
                         why = f"HTTP {response.status_code}"
-                        if not failed:
-                            embed = response.json().get("embed_s")
                     except httpx.HTTPError as exc:
                         failed, why = True, type(exc).__name__
                     elapsed = time.perf_counter() - began
                     with lock:
                         write_s.append(elapsed)
-                        if isinstance(embed, (int, float)):
-                            embed_s.append(float(embed))
                         if failed:
                             failures.append("write")
                             write_failures.append(why)
@@ -269,7 +263,6 @@ def soak(
         "writes": len(write_s),
         "writes_per_s": round(len(write_s) / wall, 2),
         "write_p50_s": round(statistics.median(write_s), 2) if write_s else None,
-        "write_embed_p50_s": round(statistics.median(embed_s), 2) if embed_s else None,
         "errors": len(failures),
         "error_kinds": sorted(set(failures)),
         "rss_mb_first_quarter": round(statistics.median(m[1] for m in first)),
@@ -489,4 +482,6 @@ def segment_tables(data: dict[str, Any]) -> str:
                 ],
             )
         )
+        by_minute = s.get("anon_mb_by_minute") or []
+        out.append(f"\nHeap MB at each minute: {', '.join(str(m) for m in by_minute)}")
     return "\n".join(out) + "\n"
