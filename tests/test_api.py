@@ -490,14 +490,8 @@ def test_queries_are_served_during_a_write(
     assert hits[0]["doc_id"] == "zap-1"
 
 
-class GatedQuestions(HashingEmbedder):
-    """Blocks while encoding a question that contains a marker, until released."""
-
-    def __init__(self, marker: str) -> None:
-        super().__init__(dim=64)
-        self.marker = marker
-        self.entered = threading.Event()
-        self.release = threading.Event()
+class GatedQuestions(GatedEmbedder):
+    """Blocks while encoding a question (or any text) that contains the marker, until released."""
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if any(self.marker in t for t in texts):
