@@ -1171,7 +1171,7 @@ def _with_extras(con: sqlite3.Connection, articles: dict[str, Article]) -> dict[
 def _chunk_problem(cid: object, i: int, text: str | None, start: object, end: object) -> str:
     if cid != i or text is None:
         return f"chunk {cid} has no article or is out of order"
-    if not (isinstance(start, int) and isinstance(end, int)):
+    if type(start) is not int or type(end) is not int:  # as `_read_meta` checks them
         return f"chunk {cid} has non-integer offsets"
     return f"chunk {cid} offsets {start}-{end} are outside its article"
 
