@@ -21,6 +21,7 @@ from api.request_context import RequestContext
 from api.routes import ask, docs, documents, health, metrics, page
 from rag import __version__
 from rag.errors import IndexNotFound
+from rag.heap import limit_arenas
 from rag.pipeline import Pipeline, open_pipeline
 from rag.settings import Settings
 from rag.store import Snapshot
@@ -65,10 +66,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limit_arenas(api_settings.malloc_arenas)  # before the request threads start
         ready = app.state.pipeline or await run_in_threadpool(open_pipeline, settings)
         snapshot = await run_in_threadpool(prepare_index, ready)
-        # the embedder's sessions load while the index opens; ready means both are
-        await run_in_threadpool(ready.embedder.wait_ready)
         # the embedder's sessions load while the index opens; ready means both are
         await run_in_threadpool(ready.embedder.wait_ready)
         app.state.pipeline = ready

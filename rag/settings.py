@@ -207,6 +207,13 @@ class Settings(BaseSettings):
         description="Questions (/ask, /search) computed at once; others wait their turn. "
         "0: one per CPU core.",
     )
+    malloc_arenas: int = Field(
+        default=2,
+        ge=0,
+        le=1024,
+        description="glibc malloc arenas the server's threads share (fewer: less free memory "
+        "kept per thread); 0: glibc's default, 8 per core. MALLOC_ARENA_MAX, if set, wins.",
+    )
     cors_origins: list[str] = Field(default_factory=list)
 
     def query_slots(self) -> int:
