@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
+from api.admission import ComputeSlots
 from api.config import ApiSettings
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
@@ -93,7 +93,7 @@ def create_app(
     )
     app.state.pipeline = pipeline
     app.state.api_settings = api_settings
-    app.state.query_slots = threading.BoundedSemaphore(api_settings.query_slots())
+    app.state.compute_slots = ComputeSlots(api_settings.query_slots())
     app.state.metrics = create_metrics(lambda: app.state.pipeline)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, limit=api_settings.max_body_bytes)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hmac
-import threading
 from email.message import Message
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.admission import ComputeSlots
 from api.config import ApiSettings
 from api.errors import ApiError
 from api.metrics import Metrics
@@ -26,8 +26,8 @@ async def get_api_settings(request: Request) -> ApiSettings:
     return api_settings
 
 
-async def get_query_slots(request: Request) -> threading.BoundedSemaphore:
-    slots: threading.BoundedSemaphore = request.app.state.query_slots
+async def get_compute_slots(request: Request) -> ComputeSlots:
+    slots: ComputeSlots = request.app.state.compute_slots
     return slots
 
 
@@ -39,9 +39,9 @@ async def get_metrics(request: Request) -> Metrics:
 PipelineDep = Annotated[Pipeline, Depends(get_pipeline)]
 ApiSettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-# RAG_QUERY_CONCURRENCY questions computed at once (one per core): a crowd of clients queues
-# here instead of splitting the CPU (and the GIL) ever thinner, so a write still gets its share
-QuerySlotsDep = Annotated[threading.BoundedSemaphore, Depends(get_query_slots)]
+# RAG_QUERY_CONCURRENCY questions computed at once (one per core), one fewer while a write runs
+# (api/admission.py)
+ComputeSlotsDep = Annotated[ComputeSlots, Depends(get_compute_slots)]
 
 
 BEARER = HTTPBearer(auto_error=False, description="The server's RAG_API_TOKEN.")

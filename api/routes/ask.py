@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from api.deps import MetricsDep, PipelineDep, QuerySlotsDep, require_json, require_reader
+from api.deps import ComputeSlotsDep, MetricsDep, PipelineDep, require_json, require_reader
 from api.schemas import MAX_TOP_K, AnswerOut, AskRequest, ErrorOut, FiltersIn, SearchOut
 
 router = APIRouter(dependencies=[Depends(require_reader)], tags=["questions"])
@@ -42,10 +42,10 @@ async def query_filters(
     summary="Answer a question from the sources, with citations, or abstain",
 )
 def ask(
-    body: AskRequest, pipeline: PipelineDep, metrics: MetricsDep, slots: QuerySlotsDep
+    body: AskRequest, pipeline: PipelineDep, metrics: MetricsDep, slots: ComputeSlotsDep
 ) -> JSONResponse:
     filters = body.filters.to_filters() if body.filters else None
-    with slots:
+    with slots.question():
         answer = pipeline.ask(body.question, body.top_k, filters)
     metrics.observe_answer(answer.abstained)
     return JSONResponse(answer.to_dict())
@@ -56,11 +56,11 @@ def ask(
 )
 def search(
     pipeline: PipelineDep,
-    slots: QuerySlotsDep,
+    slots: ComputeSlotsDep,
     filters: Annotated[FiltersIn, Depends(query_filters)],
     q: Annotated[str, Query(description="the question or keywords")],
     k: Annotated[int | None, Query(ge=1, le=MAX_TOP_K, description="passages to return")] = None,
 ) -> JSONResponse:
-    with slots:
+    with slots.question():
         passages = pipeline.search(q, k, filters.to_filters())
     return JSONResponse({"results": [asdict(p) for p in passages]})

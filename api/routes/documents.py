@@ -8,7 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import ApiSettingsDep, PipelineDep, require_json, require_reader, require_writer
+from api.deps import (
+    ApiSettingsDep,
+    ComputeSlotsDep,
+    PipelineDep,
+    require_json,
+    require_reader,
+    require_writer,
+)
 from api.errors import ApiError
 from api.schemas import (
     DeletedOut,
@@ -92,10 +99,14 @@ def get_document(doc_id: str, pipeline: PipelineDep) -> dict[str, Any]:
     },
 )
 def add_documents(
-    body: Annotated[Any, Body()], pipeline: PipelineDep, api_settings: ApiSettingsDep
+    body: Annotated[Any, Body()],
+    pipeline: PipelineDep,
+    api_settings: ApiSettingsDep,
+    slots: ComputeSlotsDep,
 ) -> JSONResponse:
     articles = parse_articles(body, api_settings.max_batch)
-    report = pipeline.ingest(articles, strict=True)
+    with slots.write():
+        report = pipeline.ingest(articles, strict=True)
     if report.skipped:  # strict: an article over the size limit, and nothing was written
         problems = [str(p) for p in report.skipped]
         raise ApiError(
@@ -111,6 +122,7 @@ def add_documents(
     dependencies=[Depends(require_writer)],
     summary="Remove one article",
 )
-def delete_document(doc_id: str, pipeline: PipelineDep) -> dict[str, str]:
-    pipeline.delete(doc_id)
+def delete_document(doc_id: str, pipeline: PipelineDep, slots: ComputeSlotsDep) -> dict[str, str]:
+    with slots.write():
+        pipeline.delete(doc_id)
     return {"deleted": doc_id}
