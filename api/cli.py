@@ -19,10 +19,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app, prepare_index
     from rag.cli import _settings
+    from rag.heap import limit_arenas
     from rag.pipeline import open_pipeline
 
     configure_logging(args.log_level, OpsSettings().log_json)
     settings = _settings(args)
+    limit_arenas(settings.malloc_arenas)  # before any thread starts (rag/heap.py)
     if args.replicas:
         from rag.cluster.serve import run_replicas
 

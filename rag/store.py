@@ -38,6 +38,7 @@ import numpy as np
 from rag import sentence_vectors
 from rag.documents import Article, Copy
 from rag.errors import CorruptIndex, IncompatibleIndex, IndexNotFound
+from rag.heap import collection_paused
 from rag.ingest.folding import signature_kind, signature_rows
 from rag.postings import Postings, analyzer_fingerprint
 from rag.segments import (
@@ -421,7 +422,8 @@ class IndexStore:
             snapshot = self._load_legacy(name, manifest)
         elif version == FORMAT_VERSION:
             entries = _segment_entries(manifest, self.root)
-            segments = [self._segment(segment) for segment, _ in entries]
+            with collection_paused():
+                segments = [self._segment(segment) for segment, _ in entries]
             snapshot = Snapshot(name, manifest, segments, dict(entries))
             counts = manifest.get("counts")
             if not isinstance(counts, dict) or counts.get("chunks") != len(snapshot.chunks):

@@ -79,3 +79,21 @@ def test_threads_share_the_arenas_the_limit_allows():
 def test_malloc_arena_max_in_the_environment_wins():
     kept, arenas = arenas_after_eight_threads(1, {"MALLOC_ARENA_MAX": "3"})
     assert kept == "False" and arenas == 3
+
+
+def test_collection_is_paused_inside_and_restored_as_it_was():
+    import gc
+
+    from rag.heap import collection_paused
+
+    assert gc.isenabled()
+    with collection_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collection_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()
