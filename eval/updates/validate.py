@@ -1,11 +1,13 @@
 """Check the hand-written updates set (eval/updates.jsonl over eval/updates/articles.jsonl).
 
 Run from the repository root:  .venv/bin/python eval/updates/validate.py
-Exits 1 and lists every problem found; otherwise prints the counts.
+Exits 1 and lists every problem found; otherwise prints the counts. Another set of the same
+kind (the development set): --articles FILE --questions FILE --prefix dev.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -19,7 +21,8 @@ ARTICLES = HERE / "articles.jsonl"
 QUESTIONS = ROOT / "eval" / "updates.jsonl"
 sys.path.insert(0, str(ROOT))
 
-from rag.documents import ID_PATTERN, article_from_record  # noqa: E402
+from rag.documents import article_from_record  # noqa: E402
+from rag.ingest.ids import id_problem  # noqa: E402
 
 KINDS = {"latest", "source", "date", "date_resolution"}
 LABELS = {"updated", "disputed", "consistent", "single"}
@@ -30,6 +33,15 @@ MIN_SERIES = 15
 WORDS_MIN, WORDS_MAX = 80, 220
 ARTICLE_ID = re.compile(r"^upd-(s\d{2})-[a-d]$")
 QUESTION_ID = re.compile(r"^upd-q\d{2,3}$")
+
+
+def use_prefix(prefix: str) -> None:
+    """Ids of another set: PREFIX-sNN-[a-d] and PREFIX-qNN."""
+    global ARTICLE_ID, QUESTION_ID
+    ARTICLE_ID = re.compile(rf"^{re.escape(prefix)}-(s\d{{2}})-[a-d]$")
+    QUESTION_ID = re.compile(rf"^{re.escape(prefix)}-q\d{{2,3}}$")
+
+
 ARTICLE_KEYS = {"id", "title", "source", "published_at", "url", "text"}
 QUESTION_KEYS = {
     "id",
@@ -126,8 +138,8 @@ def check_articles(articles: list[dict], problems: list[str]) -> dict[str, dict]
         where = f"article {aid!r}"
         if set(row) != ARTICLE_KEYS:
             problems.append(f"{where}: keys {sorted(row)} != {sorted(ARTICLE_KEYS)}")
-        if not isinstance(aid, str) or not ID_PATTERN.match(aid) or not ARTICLE_ID.match(aid):
-            problems.append(f"{where}: id does not match upd-sNN-[a-d]")
+        if not isinstance(aid, str) or id_problem(aid) is not None or not ARTICLE_ID.match(aid):
+            problems.append(f"{where}: id does not match {ARTICLE_ID.pattern}")
             continue
         if aid in by_id:
             problems.append(f"{where}: duplicate id")
@@ -216,15 +228,21 @@ def check_question(row: dict, by_id: dict[str, dict], problems: list[str]) -> No
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=Path, default=ARTICLES)
+    parser.add_argument("--questions", type=Path, default=QUESTIONS)
+    parser.add_argument("--prefix", default="upd", help="id prefix (default upd)")
+    args = parser.parse_args()
+    use_prefix(args.prefix)
     problems: list[str] = []
-    articles = read_jsonl(ARTICLES, problems)
-    questions = read_jsonl(QUESTIONS, problems)
+    articles = read_jsonl(args.articles, problems)
+    questions = read_jsonl(args.questions, problems)
     by_id = check_articles(articles, problems)
     seen: set[str] = set()
     for row in questions:
         qid = row.get("id")
         if not isinstance(qid, str) or not QUESTION_ID.match(qid):
-            problems.append(f"question {qid!r}: id does not match upd-qNN")
+            problems.append(f"question {qid!r}: id does not match {QUESTION_ID.pattern}")
         elif qid in seen:
             problems.append(f"question {qid!r}: duplicate id")
         seen.add(str(qid))
