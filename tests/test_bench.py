@@ -205,3 +205,28 @@ def test_long_article_set_joins_paragraphs_and_keeps_answer_offsets(tmp_path: Pa
 
     found = hits(lambda q: [passage("other", 0, 5), passage("t-0", 0, 60)], [query])
     assert found == {"hit@1": 0.0, "hit@5": 1.0, "answer@5": 1.0, "questions": 1}
+
+
+@pytest.mark.slow  # the segmented index's rows, tiny: ~25 s
+def test_tiny_segment_bench_runs_every_part_and_writes_json(tmp_path: Path):
+    squad = tmp_path / "squad"
+    squad.mkdir()
+    squad_file(squad / "squad-v1.1-dev-public-half.json", "1.1", titles=3, paragraphs=4)
+    squad_file(squad / "squad-v2.0-dev-public-half.json", "2.0", titles=2, paragraphs=6)
+    out = tmp_path / "reports"
+    run = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "bench", "--segments", "--tiny", "--out", str(out)],
+        env=bench_env(squad),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads((out / "bench-segments.json").read_text())
+    http = report["http"]
+    assert len(http) == 3 and len({row["index"] for row in http}) == 3
+    assert all(row["errors"] == 0 and row["ready_s"] > 0 for row in http)
+    assert all(row["search_p50_ms"] > 0 and row["ask_p50_ms"] > 0 for row in http)
+    assert [w["writes"] > 0 for w in report["writes"]] == [True, True]
+    assert report["soak"]["errors"] == 0 and report["soak"]["writes"] > 0
+    assert "Start-up and queries" in (out / "bench-segments.md").read_text()

@@ -8,6 +8,7 @@ vectors); the articles written are real SQuAD text, embedded by the real model.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
@@ -22,7 +23,7 @@ import numpy as np
 
 from rag.bench.common import Latency, load_average, machine, rss_mb, table
 from rag.bench.corpus import SYNTHETIC_HOW, load_corpus, replicate, whole_articles
-from rag.bench.http import REQUEST_TIMEOUT_S, ask_request, one_client, search_request, serving
+from rag.bench.http import REQUEST_TIMEOUT_S, ask_request, search_request, serving, timed
 from rag.bench.ingest import bench_pipeline
 from rag.documents import Article
 from rag.embedder_factory import make_embedder
@@ -162,24 +163,49 @@ def policy_segments(
 
 
 def serve_latency(
-    folder: Path, label: str, questions: list[str], requests: int, workdir: Path
-) -> dict[str, Any]:
-    """A fresh `rag serve`: time to ready, then p50 of /search and /ask (fresh questions)."""
-    with serving(folder, {}, workdir / f"server-{label}.log") as server:
-        row: dict[str, Any] = {"index": label, "ready_s": round(server.ready_s, 2)}
-        search = one_client(server.base_url, search_request, questions[:requests], 600)
-        ask = one_client(server.base_url, ask_request, questions[requests : 2 * requests], 600)
-        row.update(
-            {
-                "search_p50_ms": search["p50"],
-                "search_p95_ms": search["p95"],
-                "ask_p50_ms": ask["p50"],
-                "ask_p95_ms": ask["p95"],
-                "errors": search["errors"] + ask["errors"],
-                "rss_mb": server.rss_mb,
-            }
-        )
-    return row
+    folders: dict[str, Path], questions: list[str], requests: int, workdir: Path
+) -> list[dict[str, Any]]:
+    """A fresh `rag serve` per index, started one after another (time to ready), then p50 of
+    /search and /ask over the same questions, asked of every server in turn (the order
+    alternating), so that each server's p50 is taken under the same host load as the others'.
+    """
+    with contextlib.ExitStack() as stack:
+        servers = {
+            label: stack.enter_context(serving(folder, {}, workdir / f"server-{label}.log"))
+            for label, folder in folders.items()
+        }
+        clients = {
+            label: stack.enter_context(
+                httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT_S)
+            )
+            for label, server in servers.items()
+        }
+        seconds: dict[tuple[str, str], list[float]] = {}
+        errors = dict.fromkeys(servers, 0)
+        for kind, request in (("search", search_request), ("ask", ask_request)):
+            for i, question in enumerate(questions[:requests]):
+                labels = list(servers) if i % 2 == 0 else list(reversed(servers))
+                for label in labels:
+                    elapsed, response = timed(clients[label], request, question)
+                    seconds.setdefault((label, kind), []).append(elapsed)
+                    errors[label] += response.status_code != 200
+        rows = []
+        for label, server in servers.items():
+            search = Latency.of_seconds(seconds[(label, "search")])
+            ask = Latency.of_seconds(seconds[(label, "ask")])
+            rows.append(
+                {
+                    "index": label,
+                    "ready_s": round(server.ready_s, 2),
+                    "search_p50_ms": search.p50,
+                    "search_p95_ms": search.p95,
+                    "ask_p50_ms": ask.p50,
+                    "ask_p95_ms": ask.p95,
+                    "errors": errors[label],
+                    "rss_mb": server.rss_mb,
+                }
+            )
+    return rows
 
 
 def soak(
@@ -325,17 +351,12 @@ def run_segments(settings: Settings, options: SegmentOptions, workdir: Path) -> 
         opened.append({"index": label, "open_s": round(time.perf_counter() - began, 2)})
     data["open_in_process"] = opened
     small = layout_index(workdir / "small", settings, embedder, snapshot, (options.small,))
-    rows = []
-    for step, (label, folder) in enumerate(
-        (
-            (f"{options.small:,} chunks, 1 segment", small.store.root),
-            (f"{options.large:,} chunks, 1 segment", one.store.root),
-            (f"{options.large:,} chunks, {len(options.layout)} segments", ten.store.root),
-        )
-    ):
-        asked = questions[step * 2 * options.requests :]
-        rows.append(serve_latency(folder, label, asked, options.requests, workdir))
-        data["http"] = rows
+    folders = {
+        f"{options.small:,} chunks, 1 segment": small.store.root,
+        f"{options.large:,} chunks, 1 segment": one.store.root,
+        f"{options.large:,} chunks, {len(options.layout)} segments": ten.store.root,
+    }
+    data["http"] = serve_latency(folders, questions, options.requests, workdir)
     del one, ten
 
     # one article written alone, at the small and the large size (the large: 1 segment)
@@ -399,7 +420,7 @@ def segment_tables(data: dict[str, Any]) -> str:
         )
     )
     out.append(f"\nRatio of the total p50, large / small: {data['write_ratio']}\n")
-    out.append("#### Start-up and queries, fresh `rag serve` each (HTTP, one client)")
+    out.append("#### Start-up and queries, a fresh `rag serve` each, all asked the same questions in turn (HTTP, one client)")
     out.append(
         table(
             [
