@@ -8,8 +8,8 @@ after a merge takes a few milliseconds.
 
 glibc also gives threads arenas of their own, up to eight per core, and each keeps its own
 free memory: a server's pool of request threads then holds free memory many times over. With
-two arenas, a 4-minute soak (8 clients, a write a second, 100k chunks) ended at 906 MB of heap
-against 1,038 MB with glibc's 16, and answered more questions (38.8 against 35.0 a second).
+two arenas, a 4-minute soak (8 clients, a write a second, 100k chunks) ended at 893 MB of heap
+against 1,038 MB with glibc's 16, at the same query rate.
 
 Elsewhere than glibc this does nothing.
 """

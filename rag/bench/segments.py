@@ -59,8 +59,9 @@ def long_articles(n: int, words: int = ARTICLE_WORDS, seed_text: str = "") -> li
     random (seeded by its number) from all of them, so it is a new story, not a wire copy that
     folding would store as an `also_published` entry."""
     squad = load_squad(resolve_squad_file("squad-v2.0-dev-public-half.json"))
-    whole = [a for a in whole_articles(list(squad.articles)) if len(a.text.split()) >= words]
-    pool = [(a.title, p) for a in whole for p in a.text.split("\n\n")]
+    articles = whole_articles(list(squad.articles))
+    whole = [a for a in articles if len(a.text.split()) >= words]
+    pool = [(a.title, p) for a in articles for p in a.text.split("\n\n")]
     out = []
     for i in range(n):
         if i < len(whole):
@@ -420,7 +421,9 @@ def segment_tables(data: dict[str, Any]) -> str:
         )
     )
     out.append(f"\nRatio of the total p50, large / small: {data['write_ratio']}\n")
-    out.append("#### Start-up and queries, a fresh `rag serve` each, all asked the same questions in turn (HTTP, one client)")
+    out.append(
+        "#### Start-up and queries, a fresh `rag serve` each, all asked the same questions in turn (HTTP, one client)"
+    )
     out.append(
         table(
             [
