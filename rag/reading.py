@@ -22,20 +22,32 @@ from rag.attribution import attribution
 from rag.dates import resolve
 from rag.lexicon import Lexicon
 from rag.quantities import find_quantities
-from rag.question import AUXILIARIES, AnswerType, answer_type_of
+from rag.question import AUXILIARIES, AnswerType, answer_type_of, question_verb
 from rag.reader.artifact import ReaderError
 from rag.reports import Candidate, decide, reports_of, source_terms
 from rag.retrieval import Passage
 from rag.sentences import Sentence, article_sentences
 from rag.spans import DATE, normalize_date
+from rag.spans import Candidate as SpanCandidate
 from rag.store import Snapshot
-from rag.text import Analyzer
+from rag.text import Analyzer, words
+from rag.voice import count_fit
 
 if TYPE_CHECKING:
     from rag.reader.inference import Reader
 
 MAX_CITATIONS = 3
-REPORT_BAND = 0.3  # a span much less sure than the best answer is no report (set a priori)
+# A span much less sure than the best answer is no report (set a priori); figures are the
+# exception: each article's own figure is a report if it passes the answering threshold, or a
+# later toll less sure than the first one would never be shown.
+REPORT_BAND = 0.3
+PARTITIVE = re.compile(r"\s+of\s+(?:the|them|those|whom|these)\b", re.I)  # "two of the dead"
+# The two roles conflict reports count most, by index term: a count question about one is
+# answered in other reports by a figure in a sentence that names the role in some word.
+ROLES = (
+    frozenset({"kill", "dead", "death", "die", "toll", "bodi", "fatal"}),  # not "lives": "live"
+    frozenset({"wound", "injur", "injuri", "hurt", "casualti"}),
+)
 YES_NO = re.compile(rf"^(?:{AUXILIARIES}|isn't|wasn't|didn't|doesn't|hasn't|aren't)\b", re.I)
 WH = re.compile(r"\b(?:who|whom|whose|what|which|where|when|why|how)\b", re.I)
 YES_NO_MESSAGE = (
@@ -242,6 +254,8 @@ class ReaderAnswerer:
         best = self.pick(choices, answer_type)
         if best is None:
             return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
+        if answer_type is AnswerType.COUNT:
+            best = self._one_figure(question, best, snapshot)
         p = self.probability(best)
         if p < self.threshold:
             return _abstain(question, answer_type, 1.0 - p, passages, NO_ANSWER)
@@ -285,15 +299,18 @@ class ReaderAnswerer:
         article that names what the question names, not overlapping a better span."""
         required = self._named(question)
         best_p = self.probability(best)
-        floor = max(self.threshold, best_p - REPORT_BAND)
+        counts = answer_type is AnswerType.COUNT
+        verb = self._question_verb(question) if counts else None
         kept: list[tuple[SpanChoice, float]] = [(best, best_p)]
         for choice in choices:
             if choice is best or any(_overlaps(choice, k) for k, _ in kept):
                 continue
-            if answer_type is AnswerType.COUNT and not find_quantities(choice.text):
-                continue
+            if answer_type is AnswerType.COUNT and len(find_quantities(choice.text)) != 1:
+                continue  # no figure, or two ("six people and wounding 11"): no one report
             p = self.probability(choice)
-            if p < floor:
+            if p < (self.threshold if counts else max(self.threshold, best_p - REPORT_BAND)):
+                continue
+            if verb is not None and not self._counts_for(verb, choice, snapshot):
                 continue
             article = snapshot.articles[choice.passage.doc_id]
             if required and not required <= set(self.terms(article.title + " " + article.text)):
@@ -318,6 +335,61 @@ class ReaderAnswerer:
                 )
             )
         return out
+
+    def _question_verb(self, question: str) -> str | None:
+        """The term of the verb a count question asks about ("killed" in "how many were
+        killed"), when the analyzer is at hand."""
+        if self.analyzer is None:
+            return None
+        verb = question_verb(question)
+        return self.analyzer.term(verb) if verb else None
+
+    def _one_figure(self, question: str, best: SpanChoice, snapshot: Snapshot) -> SpanChoice:
+        """A span of two figures ("three people were killed and 8") cut to the one that
+        belongs to the question's verb, when exactly one does; else the span as it is."""
+        verb = self._question_verb(question)
+        figures = find_quantities(best.text)
+        if verb is None or len(figures) < 2:
+            return best
+        parts = [
+            replace(
+                best,
+                start=best.start + q.start,
+                end=best.start + q.end,
+                text=best.text[q.start : q.end],
+            )
+            for q in figures
+        ]
+        fitting = [part for part in parts if self._counts_for(verb, part, snapshot)]
+        return fitting[0] if len(fitting) == 1 else best
+
+    def _counts_for(self, verb: str, choice: SpanChoice, snapshot: Snapshot) -> bool:
+        """False when the figure belongs to another verb of a sentence that also has the
+        question's ("wounding 11" beside "killing six" for "how many were killed"), or when
+        the question asks about the killed or the wounded and the sentence names neither
+        ("about 3,000 families shelter there")."""
+        assert self.analyzer is not None
+        article = snapshot.articles[choice.passage.doc_id]
+        sentence = _sentence_of(article.text, article_sentences(article), choice.start, choice.end)
+        figures = find_quantities(choice.text)
+        figure_end = choice.start + figures[0].end if figures else choice.end
+        if PARTITIVE.match(article.text, figure_end):
+            return False  # a part of a figure ("two of the dead were children"), not one
+        terms = set(self.analyzer.terms(sentence.text))
+        role = next((r for r in ROLES if verb in r), None)
+        if role is not None and not terms & role:
+            return False
+        at = choice.start - sentence.start
+        found = SpanCandidate(at, at + len(choice.text), choice.text, AnswerType.COUNT)
+        fit = count_fit(
+            verb,
+            sentence.text,
+            words(sentence.text),
+            terms,
+            found,
+            self.analyzer.term,
+        )
+        return fit >= 1.0
 
     def _named(self, question: str) -> set[str]:
         """Terms of the names a question gives (capitalized words past its first), less the

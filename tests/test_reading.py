@@ -190,3 +190,42 @@ def test_an_artifact_without_calibration_is_refused() -> None:
 
     with pytest.raises(ReaderError, match="calibrat"):
         ReaderAnswerer(StubReader({}, manifest=StubManifest(None)), load_lexicon())
+
+
+# ----- which spans become reports of a count (several articles, several figures) ------------
+TOLL_A = (
+    "A missile hit a market in Izium on Monday, killing six people and wounding 11, the "
+    "governor said. Two of the dead were children. About 3,000 families live nearby."
+)
+TOLL_B = "The number of people killed in the strike on the market in Izium has risen to nine."
+TA = Article(id="ta", title="Izium", text=TOLL_A)
+TB = Article(id="tb", title="Izium toll", text=TOLL_B)
+
+
+def toll_answer(reader: StubReader, question: str):
+    from rag.text import Analyzer
+
+    answerer = ReaderAnswerer(reader, load_lexicon(), analyzer=Analyzer({}))
+    passages = [passage(TA, 0, len(TOLL_A)), passage(TB, 0, len(TOLL_B), dense=0.5)]
+    return answerer.answer(question, passages, StubSnapshot(TA, TB), 5)
+
+
+def test_figures_of_another_role_a_part_or_no_role_are_not_reports() -> None:
+    reader = StubReader({"six": 6.0, "11": 5.0, "Two": 5.0, "3,000": 5.0, "nine": 0.4})
+    got = toll_answer(reader, "How many people were killed in Izium?")
+    values = sorted(r.normalized for r in got.reports)
+    # 11 were wounded, two of the dead is a part, 3,000 families is no toll; nine is the
+    # other article's toll, a report although much less sure than six (0.60 against 0.998)
+    assert values == [6, 9]
+    assert got.answer == "nine" and got.agreement == "updated"
+
+
+def test_a_best_span_of_two_figures_is_cut_to_the_question_s() -> None:
+    both = "six people and wounding 11"
+    got = toll_answer(StubReader({both: 6.0}), "How many people were wounded in Izium?")
+    assert got.answer == "11" and got.normalized == 11
+    cite = got.citations[0]
+    assert TOLL_A[cite.answer_start : cite.answer_end] == "11"
+    # a question without a verb to tell the figures apart keeps the span as the reader gave it
+    kept = toll_answer(StubReader({both: 6.0}), "What is the toll in Izium?")
+    assert kept.answer == both
