@@ -255,7 +255,9 @@ class ReaderAnswerer:
         if best is None:
             return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
         if answer_type is AnswerType.COUNT:
-            best = self._one_figure(question, best, snapshot)
+            best = self._of_the_role(
+                question, self._one_figure(question, best, snapshot), choices, snapshot
+            )
         p = self.probability(best)
         if p < self.threshold:
             return _abstain(question, answer_type, 1.0 - p, passages, NO_ANSWER)
@@ -344,6 +346,25 @@ class ReaderAnswerer:
         verb = question_verb(question)
         return self.analyzer.term(verb) if verb else None
 
+    def _of_the_role(
+        self, question: str, best: SpanChoice, choices: Sequence[SpanChoice], snapshot: Snapshot
+    ) -> SpanChoice:
+        """The best span, unless its figure belongs to another verb or role than the
+        question's ("how many died" read as "about 60 were wounded") and a span the reader
+        also proposed, sure enough to answer, holds the question's; then that span."""
+        verb = self._question_verb(question)
+        if verb is None or self._counts_for(verb, best, snapshot):
+            return best
+        for choice in choices:
+            if (
+                choice is not best
+                and len(find_quantities(choice.text)) == 1
+                and self.probability(choice) >= self.threshold
+                and self._counts_for(verb, choice, snapshot)
+            ):
+                return choice
+        return best
+
     def _one_figure(self, question: str, best: SpanChoice, snapshot: Snapshot) -> SpanChoice:
         """A span of two figures ("three people were killed and 8") cut to the one that
         belongs to the question's verb, when exactly one does; else the span as it is."""
@@ -372,15 +393,17 @@ class ReaderAnswerer:
         article = snapshot.articles[choice.passage.doc_id]
         sentence = _sentence_of(article.text, article_sentences(article), choice.start, choice.end)
         figures = find_quantities(choice.text)
-        figure_end = choice.start + figures[0].end if figures else choice.end
-        if PARTITIVE.match(article.text, figure_end):
+        start, end = choice.start, choice.end  # the figure itself, within the span
+        if figures:
+            start, end = choice.start + figures[0].start, choice.start + figures[0].end
+        if PARTITIVE.match(article.text, end):
             return False  # a part of a figure ("two of the dead were children"), not one
         terms = set(self.analyzer.terms(sentence.text))
         role = next((r for r in ROLES if verb in r), None)
         if role is not None and not terms & role:
             return False
-        at = choice.start - sentence.start
-        found = SpanCandidate(at, at + len(choice.text), choice.text, AnswerType.COUNT)
+        at = start - sentence.start
+        found = SpanCandidate(at, at + end - start, article.text[start:end], AnswerType.COUNT)
         fit = count_fit(
             verb,
             sentence.text,

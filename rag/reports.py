@@ -136,6 +136,23 @@ def earlier_figure(sentence: str, answer_end: int) -> tuple[str, int, int] | Non
     return q.text, match.end() + q.start, match.end() + q.end
 
 
+def is_earlier_figure(sentence: str, start: int, text: str) -> bool:
+    """True for the figure an update replaced: a span "up from five", or "five" right after
+    "up from" / "down from" / "revised down from".
+
+    >>> s = "The toll has risen to nine, up from five."
+    >>> is_earlier_figure(s, 28, "up from five"), is_earlier_figure(s, 36, "five")
+    (True, True)
+    >>> is_earlier_figure(s, 22, "nine")
+    False
+    """
+    lead = EARLIER.match(text)
+    if lead is not None and find_quantities(text[lead.end() :]):
+        return True
+    before = sentence[max(0, start - 30) : start]
+    return bool(re.search(EARLIER.pattern + r"$", before, re.I))
+
+
 def source_terms(question: str, terms: Callable[[str], list[str]]) -> set[str] | None:
     """The index terms of the source a question names ("according to the mayor"), or None.
 
@@ -176,6 +193,10 @@ def reports_of(
         rel_end = (c.answer_end or c.end) - c.start
         dated = event_date(cand.sentence, published)
         change = bool(CHANGE.search(cand.sentence[max(0, rel_start - 40) : rel_end + 40]))
+        # the span is itself the earlier figure of an update ("up from five", or "five" after it)
+        was = answer_type is AnswerType.COUNT and is_earlier_figure(
+            cand.sentence, rel_start, cand.text
+        )
         found = [
             Report(
                 answer=cand.text,
@@ -187,6 +208,7 @@ def reports_of(
                 attribution=cand.attribution,
                 confidence=cand.confidence,
                 change=change,
+                earlier=was,
                 citations=[c],
             )
         ]

@@ -22,6 +22,9 @@ QUANTIFIERS |= {"around", "roughly", "almost", "approximately", "another", "a", 
 # verbs that report or total a number rather than say what happened to it
 COUNTING = {"including", "included", "reported", "recorded", "counted", "totalled", "totaled"}
 COUNTING |= {"numbering", "estimated", "confirmed", "said", "stated", "added", "listed"}
+# ... or change it: "the toll increased to 38" says nothing of what happened to the 38
+COUNTING |= {"increased", "climbed", "jumped", "dropped", "revised", "updated", "raised"}
+COUNTING |= {"lowered", "decreased", "rising", "climbing", "increasing", "standing"}
 CONJUNCTIONS = {"and", "or", "but", "while", "as", "when", "after", "before", "whereas"}
 OTHER_VERB = 0.3  # a number that another verb of the same sentence claims
 MAX_SUBJECT_WORDS = 12

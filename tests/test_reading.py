@@ -14,6 +14,7 @@ from rag.reader.calibration import AbstentionModel
 from rag.reader.inference import SpanProposal, WindowReading
 from rag.reading import ReaderAnswerer, is_yes_no
 from rag.retrieval import Passage
+from rag.text import Analyzer
 
 TEXT_A = (
     "Five civilians were killed and twelve were injured in Kherson on Tuesday, the governor said. "
@@ -203,8 +204,6 @@ TB = Article(id="tb", title="Izium toll", text=TOLL_B)
 
 
 def toll_answer(reader: StubReader, question: str):
-    from rag.text import Analyzer
-
     answerer = ReaderAnswerer(reader, load_lexicon(), analyzer=Analyzer({}))
     passages = [passage(TA, 0, len(TOLL_A)), passage(TB, 0, len(TOLL_B), dense=0.5)]
     return answerer.answer(question, passages, StubSnapshot(TA, TB), 5)
@@ -229,3 +228,27 @@ def test_a_best_span_of_two_figures_is_cut_to_the_question_s() -> None:
     # a question without a verb to tell the figures apart keeps the span as the reader gave it
     kept = toll_answer(StubReader({both: 6.0}), "What is the toll in Izium?")
     assert kept.answer == both
+
+
+def test_a_best_figure_of_another_role_gives_way_to_the_question_s() -> None:
+    got = toll_answer(StubReader({"six": 6.0, "11": 5.0}), "How many people were wounded in Izium?")
+    assert got.answer == "11"
+    # nothing else of the question's role: the reader's choice stands
+    assert toll_answer(StubReader({"six": 6.0}), "How many were wounded in Izium?").answer == "six"
+
+
+def test_a_toll_that_changed_is_the_question_s_figure() -> None:
+    text = (
+        "The number of people killed in the shelling of the market in Izium had increased to 38."
+        " On Monday 21 people were killed, officials said."
+    )
+    article = Article(id="tc", title="Izium", text=text)
+    reader = StubReader({"38": 6.0, "21": 5.0})  # "increased" is no role: 38 stays the answer
+    answerer = ReaderAnswerer(reader, load_lexicon(), analyzer=Analyzer({}))
+    got = answerer.answer(
+        "How many people were killed in Izium?",
+        [passage(article, 0, len(text))],
+        StubSnapshot(article),
+        5,
+    )
+    assert got.answer == "38"
