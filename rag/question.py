@@ -49,7 +49,10 @@ RULES: list[tuple[re.Pattern[str], AnswerType]] = [
     (re.compile(rf"\b(what|which) ({COUNT_NOUNS})\b|\bthe ({COUNT_NOUNS}) of\b"), AnswerType.COUNT),
     (re.compile(r"\bwhen\b|\bsince when\b|\bhow long ago\b"), AnswerType.DATE),
     (
-        re.compile(rf"\b(what|which|in what|in which|on what|on which) ({DATE_NOUNS})s?\b"),
+        re.compile(
+            rf"\b(what|which|in what|in which|on what|on which) ({DATE_NOUNS}|night|morning|"
+            r"evening)s?\b"
+        ),
         AnswerType.DATE,
     ),
     (re.compile(r"\bwhere\b"), AnswerType.PLACE),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from rag.answering import NO_ANSWER, Answer, Citation
 from rag.attribution import attribution
-from rag.dates import resolve
+from rag.dates import YEAR, event_date, resolve
 from rag.lexicon import Lexicon
 from rag.quantities import find_quantities
 from rag.question import AUXILIARIES, AnswerType, answer_type_of, question_verb
@@ -27,7 +27,7 @@ from rag.reader.artifact import ReaderError
 from rag.reports import Candidate, decide, reports_of, source_terms
 from rag.retrieval import Passage
 from rag.sentences import Sentence, article_sentences
-from rag.spans import DATE, normalize_date
+from rag.spans import DATE, MONTHS_RE, normalize_date
 from rag.spans import Candidate as SpanCandidate
 from rag.store import Snapshot
 from rag.text import Analyzer, words
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from rag.reader.inference import Reader
 
 MAX_CITATIONS = 3
+NAMES_A_TIME = re.compile(rf"{YEAR.pattern}|\b(?:{MONTHS_RE})(?!\w)")  # "2022", "in March"
 # A span much less sure than the best answer is no report (set a priori); figures are the
 # exception: each article's own figure is a report if it passes the answering threshold, or a
 # later toll less sure than the first one would never be shown.
@@ -141,7 +142,8 @@ def normalized_value(
         value = found[0]
         return int(value) if float(value).is_integer() else value
     if answer_type is AnswerType.DATE:
-        return resolve(text, published_at) or normalize_date(text)
+        named = event_date(text, published_at)  # "yesterday that prices had doubled"
+        return resolve(text, published_at) or normalize_date(text) or (named and named[1])
     return None
 
 
@@ -254,6 +256,8 @@ class ReaderAnswerer:
         best = self.pick(choices, answer_type)
         if best is None:
             return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
+        if answer_type is AnswerType.DATE:
+            best = self._of_a_day(best, choices)
         if answer_type is AnswerType.COUNT:
             best = self._of_the_role(
                 question, self._one_figure(question, best, snapshot), choices, snapshot
@@ -302,6 +306,7 @@ class ReaderAnswerer:
         required = self._named(question)
         best_p = self.probability(best)
         counts = answer_type is AnswerType.COUNT
+        dated = answer_type is AnswerType.DATE and _day(best) is not None
         verb = self._question_verb(question) if counts else None
         kept: list[tuple[SpanChoice, float]] = [(best, best_p)]
         for choice in choices:
@@ -309,6 +314,8 @@ class ReaderAnswerer:
                 continue
             if answer_type is AnswerType.COUNT and len(find_quantities(choice.text)) != 1:
                 continue  # no figure, or two ("six people and wounding 11"): no one report
+            if dated and _day(choice) is None and not NAMES_A_TIME.search(choice.text):
+                continue  # the answer names a day: "the start of the year" is no report of it
             p = self.probability(choice)
             if p < (self.threshold if counts else max(self.threshold, best_p - REPORT_BAND)):
                 continue
@@ -345,6 +352,17 @@ class ReaderAnswerer:
             return None
         verb = question_verb(question)
         return self.analyzer.term(verb) if verb else None
+
+    def _of_a_day(self, best: SpanChoice, choices: Sequence[SpanChoice]) -> SpanChoice:
+        """For a date question, the best span unless it names no time at all ("start of the
+        year", "recent years": no day, month or year) and a span the reader also proposed,
+        sure enough to answer, names a day."""
+        if _day(best) is not None or NAMES_A_TIME.search(best.text):
+            return best
+        for choice in choices:
+            if choice is not best and self.probability(choice) >= self.threshold and _day(choice):
+                return choice
+        return best
 
     def _of_the_role(
         self, question: str, best: SpanChoice, choices: Sequence[SpanChoice], snapshot: Snapshot
@@ -421,6 +439,12 @@ class ReaderAnswerer:
         named = {t for n in names for t in self.terms(n)}
         source = source_terms(question, self.terms) or set()
         return named - source - {self.terms(w)[0] for w in ("I",) if self.terms(w)}
+
+
+def _day(choice: SpanChoice) -> str | None:
+    """The ISO day a span names, read from its passage's publication date, or None."""
+    value = normalized_value(choice.text, AnswerType.DATE, choice.passage.published_at)
+    return value if isinstance(value, str) and len(value) == 10 else None
 
 
 def _abstain(

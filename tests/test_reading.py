@@ -252,3 +252,29 @@ def test_a_toll_that_changed_is_the_question_s_figure() -> None:
         5,
     )
     assert got.answer == "38"
+
+
+def test_a_when_question_prefers_a_span_that_names_a_day() -> None:
+    text = (
+        "Strikes on Izium have been frequent since the start of the year and since 2022. "
+        "A missile hit the market in Izium on Monday, and residents said yesterday that "
+        "prices had doubled."
+    )
+    article = Article(id="td", title="Izium", text=text)
+
+    def ask(answers: dict[str, float], question: str):
+        answerer = ReaderAnswerer(StubReader(answers), load_lexicon(), analyzer=Analyzer({}))
+        return answerer.answer(question, [passage(article, 0, len(text))], StubSnapshot(article), 5)
+
+    # the passage was published on Tuesday 2025-03-04
+    got = ask({"start of the year": 6.0, "on Monday": 5.0}, "When was the market in Izium hit?")
+    assert got.answer == "on Monday" and got.normalized == "2025-03-03"
+    # a year or a month is a time too: the reader's choice stands
+    text_year = ask({"since 2022": 6.0, "on Monday": 5.0}, "When was the market in Izium hit?")
+    assert text_year.answer == "since 2022"
+    # a span that starts with a day is read as that day
+    said = ask({"yesterday that prices had doubled": 6.0}, "When did residents speak in Izium?")
+    assert said.normalized == "2025-03-03"
+    # "on what night" is a date question too
+    night = ask({"on Monday": 6.0}, "On what night was the market in Izium hit?")
+    assert night.answer_type == "date" and night.normalized == "2025-03-03"
