@@ -50,21 +50,27 @@ def bench_env(squad: Path) -> dict[str, str]:
     return {**env, "RAG_EMBEDDING_MODEL": "hashing:64", "RAG_SQUAD_DIR": str(squad)}
 
 
-@pytest.mark.slow  # every part of the benchmark, tiny: ~15 s
-def test_tiny_bench_runs_every_part_and_writes_json(tmp_path: Path):
+def tiny_bench(tmp_path: Path, *args: str) -> Path:
+    """`rag bench --tiny ARGS` on two small fake SQuAD files; the reports' folder."""
     squad = tmp_path / "squad"
     squad.mkdir()
     squad_file(squad / "squad-v1.1-dev-public-half.json", "1.1", titles=3, paragraphs=4)
     squad_file(squad / "squad-v2.0-dev-public-half.json", "2.0", titles=2, paragraphs=6)
     out = tmp_path / "reports"
     run = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "bench", "--tiny", "--scale", "--out", str(out)],
+        [sys.executable, "-m", "rag.cli", "bench", "--tiny", *args, "--out", str(out)],
         env=bench_env(squad),
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    return out
+
+
+@pytest.mark.slow  # every part of the benchmark, tiny: ~15 s
+def test_tiny_bench_runs_every_part_and_writes_json(tmp_path: Path):
+    out = tiny_bench(tmp_path, "--scale")
     report = json.loads((out / "bench.json").read_text())
     assert "errors" not in report, report.get("errors")
     ingestion = report["ingestion"]
@@ -209,19 +215,7 @@ def test_long_article_set_joins_paragraphs_and_keeps_answer_offsets(tmp_path: Pa
 
 @pytest.mark.slow  # the segmented index's rows, tiny: ~25 s
 def test_tiny_segment_bench_runs_every_part_and_writes_json(tmp_path: Path):
-    squad = tmp_path / "squad"
-    squad.mkdir()
-    squad_file(squad / "squad-v1.1-dev-public-half.json", "1.1", titles=3, paragraphs=4)
-    squad_file(squad / "squad-v2.0-dev-public-half.json", "2.0", titles=2, paragraphs=6)
-    out = tmp_path / "reports"
-    run = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "bench", "--segments", "--tiny", "--out", str(out)],
-        env=bench_env(squad),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    out = tiny_bench(tmp_path, "--segments")
     report = json.loads((out / "bench-segments.json").read_text())
     http = report["http"]
     assert len(http) == 3 and len({row["index"] for row in http}) == 3
