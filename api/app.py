@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -55,6 +56,13 @@ def prepare_index(pipeline: Pipeline) -> Snapshot | None:
         return None
 
 
+def _prepare_writes(pipeline: Pipeline) -> None:
+    try:
+        pipeline.prepare_writes()
+    except Exception:  # the first write builds it then, and reports what is wrong
+        log.exception("could not prepare for writes ahead of the first one")
+
+
 def create_app(
     settings: Settings | None = None,
     pipeline: Pipeline | None = None,
@@ -72,6 +80,10 @@ def create_app(
         # the embedder's sessions load while the index opens; ready means both are
         await run_in_threadpool(ready.embedder.wait_ready)
         app.state.pipeline = ready
+        if snapshot is not None and api_settings.token() is not None:  # writes can come
+            threading.Thread(
+                target=_prepare_writes, args=(ready,), name="prepare-writes", daemon=True
+            ).start()
         if snapshot is not None:
             log.info(
                 "serving %d articles (%d chunks) from %s",

@@ -318,6 +318,17 @@ class Pipeline:
         self._schedule_merge()
         return report
 
+    def prepare_writes(self) -> None:
+        """Build ahead of the first write what it would build first: the stored articles'
+        MinHash index that wire copies are folded against (1.2-1.6 s at 100k chunks, paid by
+        the first write after a start otherwise). Under the write lock, like a write."""
+        if not self.settings.fold_copies:
+            return
+        with self.store.write_lock():
+            base = self.store.base_for_write()
+            if base.name:
+                self._copy_index(base)
+
     def _copy_index(self, base: Snapshot) -> CopyIndex:
         """The stored articles' MinHash index, kept from write to write (fold syncs it). The
         signatures of articles this process has not seen come from their segments' stored

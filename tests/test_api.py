@@ -645,3 +645,24 @@ def test_serve_loads_once_then_runs_uvicorn(
     assert api_cli.DEFAULT_PORT == 8000
     with TestClient(calls["app"]) as served:
         assert served.get("/readyz").json()["articles"] == 1
+
+
+def test_a_server_that_takes_writes_prepares_for_them_at_start(
+    make_client: ClientFactory, fake_pipeline: Pipeline
+) -> None:
+    """With a token set, the fold index is built in the background at start (api/app.py)."""
+    fake_pipeline.ensure_index()
+    prepared = threading.Event()
+    fake_pipeline.prepare_writes = prepared.set  # type: ignore[method-assign]
+    make_client(fake_pipeline)
+    assert prepared.wait(timeout=30)
+
+
+def test_a_read_only_server_does_not_prepare_for_writes(
+    make_client: ClientFactory, fake_pipeline: Pipeline
+) -> None:
+    fake_pipeline.ensure_index()
+    prepared = threading.Event()
+    fake_pipeline.prepare_writes = prepared.set  # type: ignore[method-assign]
+    make_client(fake_pipeline, api_token=None)
+    assert not prepared.wait(timeout=1)

@@ -195,6 +195,9 @@ class PgPipeline(Pipeline):
         report.folded = plan.folded
         return sort_changes(plan, base, report)
 
+    def prepare_writes(self) -> None:
+        """Nothing to build: copies are found by the database's band keys."""
+
     def _copy_index(self) -> CopyIndex:
         """A fresh MinHash index over the signatures this process has made or read."""
         return CopyIndex(self.settings.fold_threshold, self._signatures)
