@@ -13,7 +13,7 @@ passages agree.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -259,8 +259,9 @@ class ReaderAnswerer:
         if answer_type is AnswerType.DATE:
             best = self._of_a_day(best, choices)
         if answer_type is AnswerType.COUNT:
+            verb = self._question_verb(question)
             best = self._of_the_role(
-                question, self._one_figure(question, best, snapshot), choices, snapshot
+                verb, self._one_figure(verb, best, snapshot), choices, snapshot
             )
         p = self.probability(best)
         if p < self.threshold:
@@ -355,38 +356,42 @@ class ReaderAnswerer:
 
     def _of_a_day(self, best: SpanChoice, choices: Sequence[SpanChoice]) -> SpanChoice:
         """For a date question, the best span unless it names no time at all ("start of the
-        year", "recent years": no day, month or year) and a span the reader also proposed,
-        sure enough to answer, names a day."""
+        year", "recent years": no day, month or year) and another span names a day."""
         if _day(best) is not None or NAMES_A_TIME.search(best.text):
             return best
-        for choice in choices:
-            if choice is not best and self.probability(choice) >= self.threshold and _day(choice):
-                return choice
-        return best
+        return self._first_sure(best, choices, lambda c: _day(c) is not None)
 
     def _of_the_role(
-        self, question: str, best: SpanChoice, choices: Sequence[SpanChoice], snapshot: Snapshot
+        self, verb: str | None, best: SpanChoice, choices: Sequence[SpanChoice], snapshot: Snapshot
     ) -> SpanChoice:
         """The best span, unless its figure belongs to another verb or role than the
-        question's ("how many died" read as "about 60 were wounded") and a span the reader
-        also proposed, sure enough to answer, holds the question's; then that span."""
-        verb = self._question_verb(question)
+        question's ("how many died" read as "about 60 were wounded") and another span holds
+        one figure of the question's; then that span."""
         if verb is None or self._counts_for(verb, best, snapshot):
             return best
-        for choice in choices:
-            if (
-                choice is not best
-                and len(find_quantities(choice.text)) == 1
-                and self.probability(choice) >= self.threshold
-                and self._counts_for(verb, choice, snapshot)
-            ):
-                return choice
-        return best
+        return self._first_sure(
+            best,
+            choices,
+            lambda c: len(find_quantities(c.text)) == 1 and self._counts_for(verb, c, snapshot),
+        )
 
-    def _one_figure(self, question: str, best: SpanChoice, snapshot: Snapshot) -> SpanChoice:
+    def _first_sure(
+        self, best: SpanChoice, choices: Sequence[SpanChoice], fits: Callable[[SpanChoice], bool]
+    ) -> SpanChoice:
+        """The first other span the reader proposed, sure enough to answer, that fits; else
+        the best one."""
+        return next(
+            (
+                c
+                for c in choices
+                if c is not best and self.probability(c) >= self.threshold and fits(c)
+            ),
+            best,
+        )
+
+    def _one_figure(self, verb: str | None, best: SpanChoice, snapshot: Snapshot) -> SpanChoice:
         """A span of two figures ("three people were killed and 8") cut to the one that
         belongs to the question's verb, when exactly one does; else the span as it is."""
-        verb = self._question_verb(question)
         figures = find_quantities(best.text)
         if verb is None or len(figures) < 2:
             return best

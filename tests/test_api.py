@@ -647,22 +647,14 @@ def test_serve_loads_once_then_runs_uvicorn(
         assert served.get("/readyz").json()["articles"] == 1
 
 
-def test_a_server_that_takes_writes_prepares_for_them_at_start(
-    make_client: ClientFactory, fake_pipeline: Pipeline
+@pytest.mark.parametrize("prepares", [True, False])
+def test_a_server_prepares_for_writes_at_start_only_when_it_takes_them(
+    make_client: ClientFactory, fake_pipeline: Pipeline, token: str, prepares: bool
 ) -> None:
-    """With a token set, the fold index is built in the background at start (api/app.py)."""
+    """With a token set, the fold index is built in the background at start (api/app.py);
+    a read-only server does not build it."""
     fake_pipeline.ensure_index()
     prepared = threading.Event()
     fake_pipeline.prepare_writes = prepared.set  # type: ignore[method-assign]
-    make_client(fake_pipeline)
-    assert prepared.wait(timeout=30)
-
-
-def test_a_read_only_server_does_not_prepare_for_writes(
-    make_client: ClientFactory, fake_pipeline: Pipeline
-) -> None:
-    fake_pipeline.ensure_index()
-    prepared = threading.Event()
-    fake_pipeline.prepare_writes = prepared.set  # type: ignore[method-assign]
-    make_client(fake_pipeline, api_token=None)
-    assert not prepared.wait(timeout=1)
+    make_client(fake_pipeline, api_token=token if prepares else None)
+    assert prepared.wait(timeout=30 if prepares else 1) is prepares
