@@ -139,3 +139,31 @@ def test_a_budgeted_run_stops_checkpoints_and_resumes(tmp_path: Path, monkeypatc
     assert resumed["step"] == -(-windows // 8)  # on to the end of the epoch
     assert manifest["training"]["synthetic_examples"] == 16
     assert manifest["training"]["precision"] == "bf16"
+
+
+@pytest.mark.skipif(
+    not (DEFAULT_DATA_DIR / "squadshifts").is_dir() or not (DEFAULT_DATA_DIR / "squad").is_dir(),
+    reason=f"training data not at {DEFAULT_DATA_DIR} (kept out of git)",
+)
+def test_a_second_pass_starts_from_the_artifact_it_names(tmp_path: Path, monkeypatch) -> None:
+    from safetensors.torch import load_file
+
+    from rag.reader.train import main
+
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    tiny = ["--max-examples", "16", "--max-eval", "8", "--epochs", "1", "--max-seq-len", "96"]
+    tiny += ["--stride", "16", "--batch-size", "8", "--device", "cpu"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main([*tiny, "--out", str(first), "--rank", "2", "--alpha", "4"]) == 0
+    # a learning rate of 0 leaves the weights where they started: the first pass's, not fresh ones
+    assert main([*tiny, "--out", str(second), "--init-from", str(first), "--lr", "0"]) == 0
+    before = load_file(str(first / "adapter.safetensors"))
+    after = load_file(str(second / "adapter.safetensors"))
+    assert before.keys() == after.keys()  # rank 2 taken from the artifact, not the default 16
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    manifest = json.loads((second / "manifest.json").read_text())
+    first_manifest = json.loads((first / "manifest.json").read_text())
+    assert manifest["lora"]["rank"] == 2
+    assert manifest["training"]["init_from"]["adapter_sha256"] == first_manifest["adapter_sha256"]
+    card = (second / "MODEL_CARD.md").read_text()
+    assert f"started from | adapter sha256 {first_manifest['adapter_sha256'][:12]}" in card

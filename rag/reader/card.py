@@ -117,6 +117,7 @@ def render_card(manifest: ReaderManifest, metrics: dict[str, Any]) -> str:
         ),
         _row("loss per epoch", ", ".join(str(x) for x in metrics["epoch_loss"])),
         *([_row("base used in training", metrics["base_copy"])] if "base_copy" in metrics else []),
+        *_earlier_passes(manifest.training.get("init_from")),
         "",
         _row("command", f"`{metrics['command']}`" if metrics.get("command") else "see settings"),
         "",
@@ -126,6 +127,22 @@ def render_card(manifest: ReaderManifest, metrics: dict[str, Any]) -> str:
         *_calibration_section(metrics.get("open_corpus_calibration")),
     ]
     return "\n".join(lines)
+
+
+def _earlier_passes(init: dict[str, Any] | None) -> list[str]:
+    """One row per pass this adapter started from (--init-from), newest first."""
+    rows = []
+    while init:
+        rows.append(
+            _row(
+                "started from",
+                f"adapter sha256 {str(init.get('adapter_sha256'))[:12]}..., trained "
+                f"{init.get('train_seconds')} s on {init.get('hardware')} "
+                f"({init.get('train_windows')} windows, lr {init.get('lr')})",
+            )
+        )
+        init = init.get("init_from")
+    return rows
 
 
 def _calibration_section(result: dict[str, Any] | None) -> list[str]:

@@ -4,6 +4,7 @@
     nohup python -m rag.reader.train --out rag/data/reader --epochs 2 --lr 1e-3 \
         --max-minutes 100 --synthetic 3000 > reader-train.log 2>&1 &
     python -m rag.reader.train --out rag/data/reader ... --resume   # after an interruption
+    python -m rag.reader.train --out DIR --init-from rag/data/reader --lr 5e-4 ...  # a second pass
     python -m rag.reader.train --out /tmp/r --max-examples 64 --epochs 1 --max-eval 64   # smoke
 
 On a CPU, batches are bucketed by length and padded to a multiple of 32 tokens, and the
@@ -30,13 +31,26 @@ import numpy as np
 import torch
 
 from rag.embedding import BUNDLED_MODEL_NAME, bundled_model_path, weights_checksum
-from rag.reader.artifact import METRICS_FILE, ReaderManifest, save_artifact
+from rag.reader.artifact import (
+    METRICS_FILE,
+    ReaderManifest,
+    load_artifact,
+    save_artifact,
+    verify_artifact,
+)
 from rag.reader.card import write_model_card
 from rag.reader.checkpoint import Checkpointer
 from rag.reader.data import DEFAULT_DATA_DIR, DataMissing, QAExample, load_split
 from rag.reader.features import answer_positions, encode
 from rag.reader.inference import Reader, TorchSpanModel
-from rag.reader.model import LoraSettings, SpanReader, adapter_tensors, build_reader, load_tokenizer
+from rag.reader.model import (
+    LoraSettings,
+    SpanReader,
+    adapter_tensors,
+    build_reader,
+    load_adapter,
+    load_tokenizer,
+)
 from rag.reader.schedule import BatchPlan, Budget, Progress, TrainState
 from rag.reader.validation import read_all, score
 
@@ -81,6 +95,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir")
     p.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start from this artifact's adapter and head (a second pass); its LoRA settings win",
+    )
+    p.add_argument(
         "--synthetic",
         type=int,
         default=0,
@@ -120,6 +140,33 @@ def base_identity(base_dir: Path) -> tuple[str, dict[str, Any]]:
             f"{base_dir}: the packed base does not match {BASE_SOURCE_FILE}; repack it"
         )
     return str(info["original_sha256"]), {"base_copy": info.get("note", "packed copy")}
+
+
+def warm_start_settings(
+    directory: Path, base_dir: Path, asked: LoraSettings
+) -> tuple[LoraSettings, dict[str, Any]]:
+    """The LoRA settings of the artifact a second pass starts from, and what the manifest keeps
+    of it (its adapter's checksum and its own training), so the card can add the times up."""
+    manifest = verify_artifact(directory, base_dir)
+    if (manifest.lora.rank, manifest.lora.alpha) != (asked.rank, asked.alpha):
+        print(
+            f"--init-from {directory}: rank {manifest.lora.rank}, alpha {manifest.lora.alpha} "
+            f"(the artifact's) instead of {asked.rank}, {asked.alpha}",
+            flush=True,
+        )
+    lora = LoraSettings(manifest.lora.rank, manifest.lora.alpha, asked.dropout)
+    before = manifest.training or {}
+    note = {
+        "init_from": {
+            "adapter_sha256": manifest.adapter_sha256,
+            "train_seconds": before.get("train_seconds"),
+            "train_windows": before.get("train_windows"),
+            "lr": before.get("lr"),
+            "hardware": before.get("hardware"),
+            "init_from": before.get("init_from"),
+        }
+    }
+    return lora, note
 
 
 def hardware(device: torch.device) -> str:
@@ -243,7 +290,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f"{len(features['start'])} training windows ({tokenize_s:.1f} s to tokenize)", flush=True)
 
     lora = LoraSettings(args.rank, args.alpha, args.lora_dropout)
-    reader = build_reader(base_dir, lora, seed=args.seed).to(device)
+    init_note: dict[str, Any] = {}
+    if args.init_from is not None:
+        lora, init_note = warm_start_settings(args.init_from, base_dir, lora)
+    reader = build_reader(base_dir, lora, seed=args.seed)
+    if args.init_from is not None:
+        load_adapter(reader, load_artifact(args.init_from, base_dir)[1])
+    reader = reader.to(device)
     t0 = time.perf_counter()
     losses = fit(reader, features, args, device)
     train_s = time.perf_counter() - t0
@@ -286,6 +339,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "precision": args.precision,
         "max_minutes": args.max_minutes,
         "synthetic_examples": args.synthetic,
+        **init_note,
         **base_note,
     }
     manifest = save_artifact(
