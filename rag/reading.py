@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from rag.answering import NO_ANSWER, Answer, Citation
 from rag.attribution import attribution
-from rag.dates import YEAR, event_date, resolve
+from rag.dates import WEEKDAYS, YEAR, event_date, resolve
 from rag.lexicon import Lexicon
 from rag.quantities import find_quantities
 from rag.question import AUXILIARIES, AnswerType, answer_type_of, question_verb
@@ -30,7 +30,7 @@ from rag.sentences import Sentence, article_sentences
 from rag.spans import DATE, MONTHS_RE, normalize_date
 from rag.spans import Candidate as SpanCandidate
 from rag.store import Snapshot
-from rag.text import Analyzer, words
+from rag.text import WORD, Analyzer, words
 from rag.voice import count_fit
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ class ReaderAnswerer:
         if is_yes_no(question):
             return _abstain(question, answer_type, 1.0, passages, YES_NO_MESSAGE)
         read = passages[:answer_passages]
-        choices = self.choices(question, read)
+        choices = self._about(question, self.choices(question, read), snapshot)
         best = self.pick(choices, answer_type)
         if best is None:
             return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
@@ -304,7 +304,6 @@ class ReaderAnswerer:
         """The spans worth reporting: the best one, and every other span of the answer's type
         said with at least the answering confidence (and not far below the best), in an
         article that names what the question names, not overlapping a better span."""
-        required = self._named(question)
         best_p = self.probability(best)
         counts = answer_type is AnswerType.COUNT
         dated = answer_type is AnswerType.DATE and _day(best) is not None
@@ -321,9 +320,6 @@ class ReaderAnswerer:
             if p < (self.threshold if counts else max(self.threshold, best_p - REPORT_BAND)):
                 continue
             if verb is not None and not self._counts_for(verb, choice, snapshot):
-                continue
-            article = snapshot.articles[choice.passage.doc_id]
-            if required and not required <= set(self.terms(article.title + " " + article.text)):
                 continue
             kept.append((choice, p))
         out = []
@@ -437,13 +433,62 @@ class ReaderAnswerer:
         )
         return fit >= 1.0
 
-    def _named(self, question: str) -> set[str]:
-        """Terms of the names a question gives (capitalized words past its first), less the
-        source it names: an article that reports on the question must contain them."""
-        names = re.findall(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w'’-]+", question.strip())
-        named = {t for n in names for t in self.terms(n)}
+    def _about(
+        self, question: str, choices: list[SpanChoice], snapshot: Snapshot
+    ) -> list[SpanChoice]:
+        """The spans of articles that name what the question names ("at Abu Shouk", "the
+        Arakan Army"): a span of an article about something else answers another question."""
+        names = self._named(question)
+        if not names:
+            return choices
+        holds: dict[str, bool] = {}
+        for choice in choices:
+            doc = choice.passage.doc_id
+            if doc not in holds:
+                article = snapshot.articles[doc]
+                text = article.title + " " + article.text
+                vocabulary = {w.lower() for w in WORD.findall(text)} | set(self.terms(text))
+                holds[doc] = all(names_in(name, vocabulary) for name in names)
+        return [c for c in choices if holds[c.passage.doc_id]]
+
+    def _named(self, question: str) -> list[tuple[str, str]]:
+        """The names a question gives (capitalized words past its first), each as its lower
+        case and its term, less the source it names and times ("on Monday", "in March": the
+        date decides those)."""
         source = source_terms(question, self.terms) or set()
-        return named - source - {self.terms(w)[0] for w in ("I",) if self.terms(w)}
+        first, *rest = WORD.findall(question.strip()) or [""]
+        named = []
+        for word in rest:
+            if not any(part[:1].isupper() for part in word.split("-")):
+                continue
+            if word == "I" or word.lower() in WEEKDAYS or NAMES_A_TIME.fullmatch(word):
+                continue
+            terms = self.terms(word)
+            if terms and terms[0] not in source:
+                named.append((word.lower(), terms[0]))
+        return named
+
+
+DEMONYM_ENDINGS = frozenset({"n", "an", "ian", "ean", "ese", "i", "is", "ns", "ans", "ians"})
+
+
+def names_in(name: tuple[str, str], vocabulary: set[str]) -> bool:
+    """Whether an article's words and terms hold a name, as written or as the demonym of
+    it or its place ("Sudanese" for Sudan, "Israeli" for Israel, "Ukrainian" for Ukraine).
+
+    >>> names_in(("israeli", "isra"), {"israel", "gaza"}), names_in(("sudan", "sudan"), {"sudanese"})
+    (True, True)
+    >>> names_in(("niger", "niger"), {"nigeria"}), names_in(("mali", "mali"), {"malik"})
+    (False, False)
+    """
+    if any(form in vocabulary for form in name):
+        return True
+    for form in name:
+        for word in vocabulary:
+            short, long = (form, word) if len(form) < len(word) else (word, form)
+            if len(short) >= 4 and long.startswith(short) and long[len(short) :] in DEMONYM_ENDINGS:
+                return True
+    return False
 
 
 def _day(choice: SpanChoice) -> str | None:

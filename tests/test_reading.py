@@ -278,3 +278,31 @@ def test_a_when_question_prefers_a_span_that_names_a_day() -> None:
     # "on what night" is a date question too
     night = ask({"on Monday": 6.0}, "On what night was the market in Izium hit?")
     assert night.answer_type == "date" and night.normalized == "2025-03-03"
+
+
+# ----- an answer comes from an article that names what the question names -------------------
+ODESA = Article(
+    id="od", title="Port strike", text="Three people were killed in Odesa, police said."
+)
+SUMY = Article(
+    id="su", title="Border shelling", text="Seven Ukrainian soldiers were killed near Sumy."
+)
+
+
+def named_answer(reader: StubReader, question: str):
+    answerer = ReaderAnswerer(reader, load_lexicon(), analyzer=Analyzer({}))
+    passages = [
+        passage(SUMY, 0, len(SUMY.text), dense=0.7),
+        passage(ODESA, 0, len(ODESA.text)),
+    ]
+    return answerer.answer(question, passages, StubSnapshot(SUMY, ODESA), 5)
+
+
+def test_a_span_of_an_article_that_does_not_name_the_question_s_place_is_no_answer() -> None:
+    reader = StubReader({"Seven": 6.0, "Three": 4.0})
+    assert named_answer(reader, "How many people were killed in Odesa?").answer == "Three"
+    # no article names Kharkiv: the sources do not say, though the reader is sure of "Seven"
+    assert named_answer(reader, "How many people were killed in Kharkiv?").abstained
+    # a demonym names its country; a weekday names a time, not what the article is about
+    assert named_answer(reader, "How many Ukraine soldiers were killed?").answer == "Seven"
+    assert named_answer(reader, "How many were killed near Sumy on Monday?").answer == "Seven"
