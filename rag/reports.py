@@ -7,7 +7,8 @@ the text names (resolved against the publication date), whether it is phrased as
 to", "up from 31"), and its citations. By default the latest report answers (by the day the text
 names, then the publication date); a question that names a source or a time is answered by the
 reports of that source or time. Agreement: "single", "consistent" (one value), "updated" (later
-figures replace earlier ones) or "disputed" (different values at the same time).
+figures replace earlier ones) or "disputed" (different values at the same time, or a report's own
+sentence says it is contested: "disputing the Houthis' figure of 17").
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ SOURCE_PATTERNS = (
 REPORTED_ON = re.compile(
     r"\b(?:reported|given|published|announced|released|as of|put|stood)\b", re.I
 )
+DISPUTES = re.compile(
+    r"\b(?:disput(?:e|es|ed|ing)|contradict(?:s|ed|ing)?|den(?:y|ies|ied|ying)|"
+    r"reject(?:s|ed|ing)?)\b",
+    re.I,
+)  # "disputing the Houthis' figure of 17", "contradicting Moscow's statement"
 GENERIC = {"say", "said", "claim", "report", "figur", "count", "toll", "offici", "number", "the"}
 
 
@@ -280,6 +286,8 @@ def agreement_of(reports: Sequence[Report]) -> str | None:
     real = [r for r in reports if not r.earlier] or list(reports)
     if not reports:
         return None
+    if any(DISPUTES.search(c.quote) for r in real for c in r.citations):
+        return "disputed"  # the text itself says a figure or claim is contested
     if len(reports) == 1:
         return "single" if len(real[0].citations) == 1 else "consistent"
     latest = reports[-1]
@@ -321,9 +329,15 @@ def decide(
     message = None
     if agreement == "disputed":
         tied = [r for r in reports if r.order()[:2] == reports[-1].order()[:2] and not r.earlier]
-        message = "Sources disagree: " + "; ".join(
-            f"{r.answer} ({r.attribution or r.source or 'unattributed'})" for r in tied
-        )
+        if len(tied) < 2:
+            tied = [r for r in reports if not r.earlier]
+        if len(tied) > 1:
+            message = "Sources disagree: " + "; ".join(
+                f"{r.answer} ({r.attribution or r.source or 'unattributed'})" for r in tied
+            )
+        else:
+            quote = next(c.quote for r in reports for c in r.citations if DISPUTES.search(c.quote))
+            message = f"Disputed, in the source's words: {quote}"
     return Verdict(
         chosen,
         reports,

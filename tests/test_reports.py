@@ -111,6 +111,36 @@ def test_the_same_figure_from_two_outlets_is_one_consistent_report() -> None:
     assert agreement_of(reports_of([one], AnswerType.COUNT, {})) == "single"
 
 
+def test_a_figure_its_own_sentence_says_is_contested_is_disputed() -> None:
+    later = cand(
+        "nine",
+        "The government said nine people were killed, disputing the rebels' figure of 17.",
+        doc="g",
+        source="Wire",
+        published="2024-06-04",
+        who="The government",
+    )
+    earlier = cand(
+        "17", "Rebels said 17 people were killed.", doc="h", source="B", published="2024-06-03"
+    )
+    # a day apart, so by time alone the later figure would be an update of the earlier one
+    both = decide(
+        "How many were killed?", reports_of([later, earlier], AnswerType.COUNT, {}), TERMS
+    )
+    assert both.agreement == "disputed" and "Sources disagree" in both.message
+    alone = decide("How many were killed?", reports_of([later], AnswerType.COUNT, {}), TERMS)
+    assert alone.agreement == "disputed" and "disputing the rebels' figure" in alone.message
+    # the same shape without a word of dispute stays an update
+    plain = cand(
+        "nine",
+        "The government said nine people were killed.",
+        doc="g",
+        source="Wire",
+        published="2024-06-04",
+    )
+    assert agreement_of(reports_of([plain, earlier], AnswerType.COUNT, {})) == "updated"
+
+
 @pytest.mark.parametrize(
     ("phrase", "published", "day"),
     [
