@@ -236,6 +236,10 @@ QUESTION_PASSIVE = re.compile(
 QUESTION_INTRANSITIVE = re.compile(r"^\s*(?i:how\s+many(?:\s+[\w'’-]+){0,3}?)\s+([a-z]+ed)\b")
 
 
+# "According to the mayor, how many ...", "On Monday, what ...": the question after it
+LEADING_CLAUSE = re.compile(r"^[^,?]{1,80},\s*(?=(?:how|what|which|who|when|where)\b)", re.I)
+
+
 def question_verb(question: str) -> str | None:
     """The verb a "how many"/"what" question asks about, in the passive or as "people died".
 
@@ -245,7 +249,10 @@ def question_verb(question: str) -> str | None:
     ('died', None)
     >>> question_verb("What was believed to be the cause?") is None
     True
+    >>> question_verb("According to the doctors, how many people died?")
+    'died'
     """
+    question = LEADING_CLAUSE.sub("", question)
     match = QUESTION_PASSIVE.match(question) or QUESTION_INTRANSITIVE.match(question)
     if match is None or match.group(1).lower() in {"the", "a", "an", "it", "there", "not"}:
         return None

@@ -31,7 +31,7 @@ from rag.spans import DATE, MONTHS_RE, normalize_date
 from rag.spans import Candidate as SpanCandidate
 from rag.store import Snapshot
 from rag.text import WORD, Analyzer, words
-from rag.voice import count_fit
+from rag.voice import count_fit, governing_verb
 
 if TYPE_CHECKING:
     from rag.reader.inference import Reader
@@ -423,6 +423,11 @@ class ReaderAnswerer:
             return False
         at = start - sentence.start
         found = SpanCandidate(at, at + end - start, article.text[start:end], AnswerType.COUNT)
+        if role is not None:  # "about 60 people wounded" is no count of the dead
+            governs = governing_verb(sentence.text, words(sentence.text), found)
+            term = self.analyzer.term(governs.text) if governs is not None else ""
+            if any(term in other for other in ROLES if other is not role):
+                return False
         fit = count_fit(
             verb,
             sentence.text,

@@ -286,8 +286,10 @@ def agreement_of(reports: Sequence[Report]) -> str | None:
     real = [r for r in reports if not r.earlier] or list(reports)
     if not reports:
         return None
-    if any(DISPUTES.search(c.quote) for r in real for c in r.citations):
-        return "disputed"  # the text itself says a figure or claim is contested
+    if all(r.normalized is not None for r in real) and any(
+        DISPUTES.search(c.quote) for r in real for c in r.citations
+    ):
+        return "disputed"  # a figure whose own sentence says it is contested
     if len(reports) == 1:
         return "single" if len(real[0].citations) == 1 else "consistent"
     latest = reports[-1]

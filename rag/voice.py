@@ -98,15 +98,28 @@ def count_fit(
     """
     if verb_term is None or verb_term not in sentence_terms:
         return 1.0
-    first = next((i for i, t in enumerate(tokens) if t.start >= cand.start), None)
-    last = next((i for i in range(len(tokens) - 1, -1, -1) if tokens[i].end <= cand.end), None)
-    if first is None or last is None:
-        return 1.0
-    # "the strike killed five": the verb before a number governs it; else "five were killed"
-    verb = _verb_before(text, tokens, first) or _verb_after(text, tokens, last)
+    verb = governing_verb(text, tokens, cand)
     if verb is None or term(verb.text) == verb_term:
         return 1.0
     return OTHER_VERB
+
+
+def governing_verb(text: str, tokens: list[Token], cand: Candidate) -> Token | None:
+    """The verb a number belongs to: before it ("the strike killed five", "wounding 11"),
+    else after it ("five were killed", "about 60 people wounded"); None when neither.
+
+    >>> from rag.text import words
+    >>> from rag.spans import quantity_candidates
+    >>> t = "The toll climbed to 34, with about 60 people wounded."
+    >>> [(c.text, getattr(governing_verb(t, words(t), c), "text", None))
+    ...  for c in quantity_candidates(t)]
+    [('34', None), ('about 60', 'wounded')]
+    """
+    first = next((i for i, t in enumerate(tokens) if t.start >= cand.start), None)
+    last = next((i for i in range(len(tokens) - 1, -1, -1) if tokens[i].end <= cand.end), None)
+    if first is None or last is None:
+        return None
+    return _verb_before(text, tokens, first) or _verb_after(text, tokens, last)
 
 
 def passive_subject(

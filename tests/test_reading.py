@@ -306,3 +306,16 @@ def test_a_span_of_an_article_that_does_not_name_the_question_s_place_is_no_answ
     # a demonym names its country; a weekday names a time, not what the article is about
     assert named_answer(reader, "How many Ukraine soldiers were killed?").answer == "Seven"
     assert named_answer(reader, "How many were killed near Sumy on Monday?").answer == "Seven"
+
+
+def test_a_figure_whose_verb_is_another_role_s_gives_way() -> None:
+    text = "The death toll in Izium climbed to 34, with about 60 people wounded, doctors said."
+    article = Article(id="td", title="Izium", text=text)
+    answerer = ReaderAnswerer(
+        StubReader({"about 60": 6.0, "34": 5.0}), load_lexicon(), analyzer=Analyzer({})
+    )
+    ask = lambda q: answerer.answer(q, [passage(article, 0, len(text))], StubSnapshot(article), 5)  # noqa: E731
+    # the sentence names the dead ("death toll") but "about 60" belongs to "wounded"
+    assert ask("How many people died in Izium?").answer == "34"
+    assert ask("According to doctors, how many people died in Izium?").answer == "34"
+    assert ask("How many people were wounded in Izium?").answer == "about 60"
