@@ -52,6 +52,7 @@ TINY_SEGMENTS: dict[str, Any] = {
     "requests": 5,
     "soak_minutes": 0.1,
     "soak_clients": 2,
+    "reader": False,  # the reader's row is the real run's; the tiny run checks the plumbing
 }
 
 

@@ -1,9 +1,11 @@
 """The segmented index's rows (issue 15): one article's write at 1k and 100k chunks, start-up,
 queries over one segment vs ten, and a soak that writes while clients query.
 
-`rag bench --segments [--soak MINUTES]`. The 100k indexes are made as the growth rows make
-theirs (rag/bench/corpus.py `replicate`: real SQuAD chunk texts, perturbed copies of their real
-vectors); the articles written are real SQuAD text, embedded by the real model.
+`rag bench --segments [--soak MINUTES]`. The large index is also served with the trained
+reader answering (RAG_ANSWERER=reader), paired with the rule answerer's servers. The 100k
+indexes are made as the growth rows make theirs (rag/bench/corpus.py `replicate`: real SQuAD
+chunk texts, perturbed copies of their real vectors); the articles written are real SQuAD text,
+embedded by the real model.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class SegmentOptions:
     writes: int = 7
     requests: int = 100
     soak_minutes: float = 2.0
+    reader: bool = True  # also serve the large index with the trained reader answering
     soak_clients: int = 8
 
 
@@ -164,16 +167,20 @@ def policy_segments(
 
 
 def serve_latency(
-    folders: dict[str, Path], questions: list[str], requests: int, workdir: Path
+    folders: dict[str, tuple[Path, dict[str, str]]],
+    questions: list[str],
+    requests: int,
+    workdir: Path,
 ) -> list[dict[str, Any]]:
-    """A fresh `rag serve` per index, started one after another (time to ready), then p50 of
-    /search and /ask over the same questions, asked of every server in turn (the order
-    alternating), so that each server's p50 is taken under the same host load as the others'.
+    """A fresh `rag serve` per index (with its own environment, e.g. the answerer), started
+    one after another (time to ready), then p50 of /search and /ask over the same questions,
+    asked of every server in turn (the order alternating), so that each server's p50 is taken
+    under the same host load as the others'.
     """
     with contextlib.ExitStack() as stack:
         servers = {
-            label: stack.enter_context(serving(folder, {}, workdir / f"server-{label}.log"))
-            for label, folder in folders.items()
+            label: stack.enter_context(serving(folder, env, workdir / f"server-{label}.log"))
+            for label, (folder, env) in folders.items()
         }
         clients = {
             label: stack.enter_context(
@@ -352,11 +359,17 @@ def run_segments(settings: Settings, options: SegmentOptions, workdir: Path) -> 
         opened.append({"index": label, "open_s": round(time.perf_counter() - began, 2)})
     data["open_in_process"] = opened
     small = layout_index(workdir / "small", settings, embedder, snapshot, (options.small,))
+    rules = {"RAG_ANSWERER": "rules"}
     folders = {
-        f"{options.small:,} chunks, 1 segment": small.store.root,
-        f"{options.large:,} chunks, 1 segment": one.store.root,
-        f"{options.large:,} chunks, {len(options.layout)} segments": ten.store.root,
+        f"{options.small:,} chunks, 1 segment": (small.store.root, rules),
+        f"{options.large:,} chunks, 1 segment": (one.store.root, rules),
+        f"{options.large:,} chunks, {len(options.layout)} segments": (ten.store.root, rules),
     }
+    if options.reader:  # the trained reader answering over the same index (issue 12's row)
+        folders[f"{options.large:,} chunks, 1 segment, reader"] = (
+            one.store.root,
+            {"RAG_ANSWERER": "reader"},
+        )
     data["http"] = serve_latency(folders, questions, options.requests, workdir)
     del one, ten
 
