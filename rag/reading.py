@@ -257,7 +257,7 @@ class ReaderAnswerer:
         if best is None:
             return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
         if answer_type is AnswerType.DATE:
-            best = self._of_a_day(best, choices)
+            best = _dated_part(self._of_a_day(best, choices))
         if answer_type is AnswerType.COUNT:
             verb = self._question_verb(question)
             best = self._of_the_role(
@@ -494,6 +494,32 @@ def names_in(name: tuple[str, str], vocabulary: set[str]) -> bool:
             if len(short) >= 4 and long.startswith(short) and long[len(short) :] in DEMONYM_ENDINGS:
                 return True
     return False
+
+
+LEADING_DATE = re.compile(rf"(?:(?:on|in|at|since|by|late|early)\s+)?(?:{DATE.pattern})", re.I)
+
+
+DATE_GOES_ON = frozenset({"", "and", "or", "to", "through", "until", "till", "-", "–", "—"})
+
+
+def _dated_part(choice: SpanChoice) -> SpanChoice:
+    """A when-answer that runs on past its date ("yesterday that food prices had doubled")
+    cut to the date it starts with; a span that is a date, or holds more than one, is kept.
+
+    >>> from types import SimpleNamespace as S
+    >>> c = SpanChoice(S(published_at=None), 10, 60, "yesterday that prices had doubled", 1, 0, 0, 0, 0)
+    >>> _dated_part(c).text, _dated_part(c).end
+    ('yesterday', 19)
+    >>> _dated_part(replace(c, text="late on Monday")).text, _dated_part(replace(c, text="March 10 and 11 in Dar")).text
+    ('late on Monday', 'March 10 and 11 in Dar')
+    """
+    lead = LEADING_DATE.match(choice.text)
+    rest = choice.text[lead.end() :].split() if lead else []
+    if lead is None or len(rest) < 2 or DATE.search(choice.text, lead.end()):
+        return choice
+    if rest[0].lower().strip(",") in DATE_GOES_ON:  # "March 10 and 11", "May 3 to 5"
+        return choice
+    return replace(choice, end=choice.start + lead.end(), text=choice.text[: lead.end()])
 
 
 def _day(choice: SpanChoice) -> str | None:
