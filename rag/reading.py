@@ -86,6 +86,8 @@ class SpanChoice:
     rank: float = 0.0  # what spans of different passages compete on (best first)
 
 
+CLAUSE_WORDS = 3  # words before a figure that make a span a clause ("has risen to 9"), as a
+# verb of the figure's does ("twelve were injured in Kherson")
 FROM_FIGURE = re.compile(r"\bfrom\s+$", re.I)  # "up from 6", "revised down from 31"
 
 
@@ -94,16 +96,22 @@ def count_part(text: str) -> tuple[int, int] | None:
     sometimes copies a clause ("has risen to 9, up from 6"); a count is its figure ("9").
     A figure after "from" is the earlier one; two other figures leave the span as it is.
 
-    >>> count_part("has risen to 9, up from 6"), count_part("A total of 860")
-    ((13, 14), (11, 14))
-    >>> count_part("at least 20"), count_part("killing six and wounding 22"), count_part("dozens")
+    >>> count_part("has risen to 9, up from 6"), count_part("twelve were injured in Kherson")
+    ((13, 14), (0, 6))
+    >>> count_part("at least 20"), count_part("killing six and wounding 22"), count_part("six teams")
     (None, None, None)
     """
     figures = [q for q in find_quantities(text) if not FROM_FIGURE.search(text[: q.start])]
     if len(figures) != 1:
         return None
     start, end = figures[0].start, figures[0].end
-    return None if (start, end) == (0, len(text.rstrip(" .,;"))) else (start, end)
+    found = SpanCandidate(start, end, text[start:end], AnswerType.COUNT)
+    if (
+        len(text[:start].split()) < CLAUSE_WORDS
+        and governing_verb(text, words(text), found) is None
+    ):
+        return None  # "six teams", "3 million people": a figure with its noun, not a clause
+    return start, end
 
 
 def narrowed(choice: SpanChoice) -> SpanChoice:
