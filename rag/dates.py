@@ -42,6 +42,7 @@ WEEKDAY_PHRASE = re.compile(
     re.I,
 )
 YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+UNTIL = re.compile(r"\b(?:as of|by|until|up to|as at)\s+(?:the\s+)?$", re.I)  # before a date
 EARLIEST = re.compile(
     r"\b(?:first|initial(?:ly)?|at first|earliest|originally|early reports?)\b", re.I
 )
@@ -124,11 +125,15 @@ class TimeScope:
     weekday: int | None = None
     earliest: bool = False
     text: str = ""
+    until: bool = False  # "as of June 5", "by June 5": that day or before it
 
     def matches(self, iso: str | None) -> bool:
         found = parse_iso(iso)
         if found is None:
             return False
+        if self.until and self.month is not None and self.day is not None:
+            year = self.year if self.year is not None else found.year
+            return (found.year, found.month, found.day) <= (year, self.month, self.day)
         return (
             (self.year is None or found.year == self.year)
             and (self.month is None or found.month == self.month)
@@ -145,11 +150,14 @@ def time_scope(question: str) -> TimeScope | None:
     """The time a question names ("on March 12", "in 2024", "on Monday", "at first"), or None.
 
     >>> time_scope("How many were killed on June 3?")
-    TimeScope(year=None, month=6, day=3, weekday=None, earliest=False, text='June 3')
+    TimeScope(year=None, month=6, day=3, weekday=None, earliest=False, text='June 3', until=False)
     >>> time_scope("What was the toll in 2024?").year, time_scope("What did the mayor say first?").earliest
     (2024, True)
     >>> time_scope("How many were killed on Monday?").weekday, time_scope("How many died?") is None
     (0, True)
+    >>> as_of = time_scope("How many had died as of June 5?")
+    >>> as_of.until, as_of.matches("2024-06-03"), as_of.matches("2024-06-05"), as_of.matches("2024-06-07")
+    (True, True, True, False)
     """
     low = question.lower()
     for match in DATE.finditer(question):
@@ -163,7 +171,8 @@ def time_scope(question: str) -> TimeScope | None:
         day = int(re.sub(r"\D", "", day_word)) if day_word and month else None
         weekday = next((i for i, d in enumerate(WEEKDAYS) if d in words), None)
         if any(v is not None for v in (year, month, day, weekday)):
-            return TimeScope(year, month, day, weekday, False, match.group())
+            until = bool(UNTIL.search(question[: match.start()]))
+            return TimeScope(year, month, day, weekday, False, match.group(), until)
     if EARLIEST.search(low):
         return TimeScope(earliest=True, text=EARLIEST.search(low).group())  # type: ignore[union-attr]
     return None

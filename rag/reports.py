@@ -314,7 +314,9 @@ def decide(
         pool = scoped or pool
     scope: TimeScope | None = time_scope(question)
     if scope is not None and scope.names_a_time:
-        if REPORTED_ON.search(question):  # "the toll reported on June 5": when it was said
+        if scope.until:  # "as of June 5": the figures known by then, by when they were said
+            dated = [r for r in pool if scope.matches(r.published_at or r.event_date)]
+        elif REPORTED_ON.search(question):  # "the toll reported on June 5": when it was said
             dated = [r for r in pool if scope.matches(r.published_at)]
         else:
             dated = [

@@ -70,6 +70,15 @@ def test_a_question_naming_the_source_or_the_time_gets_that_report() -> None:
     assert first.chosen.normalized == 12
 
 
+def test_as_of_a_day_is_the_latest_figure_said_by_then() -> None:
+    reports = reports_of([THURSDAY, MONDAY], AnswerType.COUNT, {"a": 1, "b": 1})
+    ask = lambda q: decide(q, reports, TERMS).chosen.answer  # noqa: E731
+    assert ask("How many had been killed as of June 4, 2024?") == "at least 12"
+    assert ask("How many had been killed by June 7?") == "17"
+    # "on June 4" asks for a figure of that day: none, so every report stays in the running
+    assert ask("How many were killed on June 4?") == "17"
+
+
 def test_two_sides_with_different_figures_at_the_same_time_are_disputed() -> None:
     kyiv = cand(
         "41",
