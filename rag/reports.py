@@ -267,6 +267,16 @@ def _normalized(text: str, answer_type: AnswerType) -> float | int | str | None:
     return None
 
 
+def _clause(sentence: str, start: int) -> str:
+    """The words from `start` to the end of their clause, quoted.
+
+    >>> _clause("Nine died, disputing the rebels' figure of 17, officials said.", 11)
+    "“disputing the rebels' figure of 17”"
+    """
+    end = min((i for i in (sentence.find(c, start) for c in ",.;") if i >= 0), default=None)
+    return f"“{sentence[start:end].strip()}”"
+
+
 def independent_sources(report: Report) -> int:
     """Outlets behind a report, each counted once (wire copies folded at ingestion count once)."""
     return len({(c.source or c.doc_id).casefold() for c in report.citations})
@@ -340,8 +350,12 @@ def decide(
                 f"{r.answer} ({r.attribution or r.source or 'unattributed'})" for r in tied
             )
         else:
-            quote = next(c.quote for r in reports for c in r.citations if DISPUTES.search(c.quote))
-            message = f"Disputed, in the source's words: {quote}"
+            message = "Disputed: the source says " + next(
+                _clause(c.quote, m.start())
+                for r in reports
+                for c in r.citations
+                if (m := DISPUTES.search(c.quote))
+            )
     return Verdict(
         chosen,
         reports,
