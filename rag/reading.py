@@ -30,6 +30,7 @@ from rag.sentences import Sentence, article_sentences
 from rag.spans import DATE, MONTHS_RE, normalize_date
 from rag.spans import Candidate as SpanCandidate
 from rag.store import Snapshot
+from rag.stories import same_story
 from rag.text import WORD, Analyzer, words
 from rag.voice import count_fit, governing_verb
 
@@ -317,15 +318,18 @@ class ReaderAnswerer:
     ) -> list[Candidate]:
         """The spans worth reporting: the best one, and every other span of the answer's type
         said with at least the answering confidence (and not far below the best), in an
-        article that names what the question names, not overlapping a better span."""
+        article that tells the same story (rag.stories), not overlapping a better span."""
         best_p = self.probability(best)
         counts = answer_type is AnswerType.COUNT
         dated = answer_type is AnswerType.DATE and _day(best) is not None
         verb = self._question_verb(question) if counts else None
+        story = snapshot.articles[best.passage.doc_id]
         kept: list[tuple[SpanChoice, float]] = [(best, best_p)]
         for choice in choices:
             if choice is best or any(_overlaps(choice, k) for k, _ in kept):
                 continue
+            if not same_story(story, snapshot.articles[choice.passage.doc_id]):
+                continue  # another event's figure neither updates nor disputes this one
             if answer_type is AnswerType.COUNT and len(find_quantities(choice.text)) != 1:
                 continue  # no figure, or two ("six people and wounding 11"): no one report
             if dated and _day(choice) is None and not NAMES_A_TIME.search(choice.text):

@@ -1,0 +1,59 @@
+"""Whether two articles tell the same story: the test a figure of one must pass before it can
+update or dispute the other's.
+
+A news story names its event in its title and lead (place, people, forces). Two articles about
+one event share at least one such name; two about different events mostly do not. Measured on
+the updates development set (eval/updates-dev: 18 series of 2-4 articles): every one of the 30
+same-series pairs shares a name, 61 of 831 pairs from different series do; the same holds for
+the news fitting set (eval/fit, every article its own event: 36 of 276 pairs share one). The
+mean of the articles' sentence vectors separated them worse (171 of 831 different-series pairs
+at the cosine that kept 29 of 30 same-series pairs).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from rag.dates import WEEKDAYS
+from rag.documents import Article
+from rag.sentences import article_sentences
+from rag.spans import MONTHS_RE
+
+LEAD_SENTENCES = 2
+# a capitalized word that is not the first of its sentence (nor after a dateline's dash)
+NAME = re.compile(r"(?<![.!?—–-]\s)(?<!^)\b[A-Z][a-z][\w'’-]*")
+NOT_NAMES = frozenset(
+    {"the", "a", "an", "in", "on", "at", "he", "she", "it", "they", "we", "i", "but", "and"}
+    | set(WEEKDAYS)
+)
+MONTH = re.compile(rf"(?:{MONTHS_RE})", re.I)
+
+
+def lead_names(article: Article) -> frozenset[str]:
+    """The names an article's title and lead give, lower case, possessives stripped.
+
+    >>> a = Article(id="x", title="Strike on Kramatorsk kills five",
+    ...             text="KRAMATORSK — A Russian missile hit a block on Monday. Rescuers dug.")
+    >>> sorted(lead_names(a))
+    ['kramatorsk', 'russian']
+    """
+    return _names(article.id, article.title, article.text)
+
+
+@lru_cache(maxsize=4096)
+def _names(doc_id: str, title: str, text: str) -> frozenset[str]:
+    article = Article(id=doc_id, title=title, text=text)
+    lead = [s.text for s in article_sentences(article)[:LEAD_SENTENCES]]
+    found = set()
+    for part in (title, *lead):
+        for match in NAME.finditer(part):
+            word = re.sub(r"['’]s$", "", match.group()).lower()
+            if word not in NOT_NAMES and not MONTH.fullmatch(word):
+                found.add(word)
+    return frozenset(found)
+
+
+def same_story(a: Article, b: Article) -> bool:
+    """True for the same article, or two whose titles and leads share a name."""
+    return a.id == b.id or bool(lead_names(a) & lead_names(b))
