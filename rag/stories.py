@@ -41,7 +41,7 @@ def lead_names(article: Article) -> frozenset[str]:
     return _names(article.id, article.title, article.text)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # holds the texts: a few MB
 def _names(doc_id: str, title: str, text: str) -> frozenset[str]:
     article = Article(id=doc_id, title=title, text=text)
     lead = [s.text for s in article_sentences(article)[:LEAD_SENTENCES]]
