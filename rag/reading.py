@@ -267,7 +267,9 @@ class ReaderAnswerer:
         if is_yes_no(question):
             return _abstain(question, answer_type, 1.0, passages, YES_NO_MESSAGE)
         read = passages[:answer_passages]
-        choices = self._about(question, self.choices(question, read), snapshot)
+        choices = self._about(
+            question, _past_datelines(self.choices(question, read), snapshot), snapshot
+        )
         best = self.pick(choices, answer_type)
         if best is None:
             return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
@@ -538,6 +540,18 @@ def _dated_part(choice: SpanChoice) -> SpanChoice:
     if rest[0].lower().strip(",") in DATE_GOES_ON:  # "March 10 and 11", "May 3 to 5"
         return choice
     return replace(choice, end=choice.start + lead.end(), text=choice.text[: lead.end()])
+
+
+def _past_datelines(choices: list[SpanChoice], snapshot: Snapshot) -> list[SpanChoice]:
+    """The spans that are not in their article's dateline ("MOGADISHU, March 19 (Horn
+    Courier) -"): where a story was filed is no answer to who, where or when it happened."""
+    ends: dict[str, int] = {}
+    for choice in choices:
+        doc = choice.passage.doc_id
+        if doc not in ends:
+            found = DATELINE.match(snapshot.articles[doc].text)
+            ends[doc] = found.end() if found else 0
+    return [c for c in choices if c.start >= ends[c.passage.doc_id]]
 
 
 def _day(choice: SpanChoice) -> str | None:

@@ -338,3 +338,14 @@ def test_a_figure_of_another_story_is_no_report() -> None:
     # Izium's two figures are one story (an update); Odesa's is another event's
     assert sorted(r.normalized for r in got.reports) == [6, 9]
     assert got.agreement == "updated"
+
+
+def test_the_dateline_is_no_answer() -> None:
+    text = "MOGADISHU, March 19 (Horn Wire) - A suicide bomber killed nine recruits at the gate."
+    article = Article(id="mg", title="Bombing", text=text)
+    answerer = ReaderAnswerer(
+        StubReader({"MOGADISHU": 6.0, "the gate": 5.0}), load_lexicon(), analyzer=Analyzer({})
+    )
+    ask = lambda q: answerer.answer(q, [passage(article, 0, len(text))], StubSnapshot(article), 5)  # noqa: E731
+    assert ask("Where did the bomber strike?").answer == "the gate"
+    assert ask("Who was the suicide bomber?").answer != "MOGADISHU"
