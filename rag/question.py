@@ -284,6 +284,19 @@ def question_slot(question: str) -> tuple[str | None, str | None, bool]:
     return word, stranded, happened
 
 
+def counted_noun(question: str) -> str | None:
+    """What a count question counts: the word after "how many" ("children" in "how many
+    children were killed"), unless a verb or "of" comes first.
+
+    >>> counted_noun("How many children were among the dead?"), counted_noun("How many were hurt?")
+    ('children', None)
+    """
+    match = re.search(r"\b(?:how many|what number of)\s+([\w'-]+)", question, re.I)
+    if match is None or match.group(1).lower() in FOCUS_STOP | {"of", "more", "people"}:
+        return None
+    return match.group(1)
+
+
 def analyze_question(question: str, analyzer: Analyzer) -> QuestionAnalysis:
     answer_type = answer_type_of(question)
     date_prep, date_unit = date_slot(question) if answer_type is AnswerType.DATE else (None, None)

@@ -22,7 +22,13 @@ from rag.attribution import attribution
 from rag.dates import WEEKDAYS, YEAR, event_date, resolve
 from rag.lexicon import Lexicon
 from rag.quantities import find_quantities
-from rag.question import AUXILIARIES, AnswerType, answer_type_of, question_verb
+from rag.question import (
+    AUXILIARIES,
+    AnswerType,
+    answer_type_of,
+    counted_noun,
+    question_verb,
+)
 from rag.reader.artifact import ReaderError
 from rag.reports import Candidate, decide, reports_of, source_terms
 from rag.retrieval import Passage
@@ -277,8 +283,9 @@ class ReaderAnswerer:
             best = _dated_part(self._of_a_day(best, choices))
         if answer_type is AnswerType.COUNT:
             verb = self._question_verb(question)
+            noun = counted_noun(question)
             best = self._of_the_role(
-                verb, self._one_figure(verb, best, snapshot), choices, snapshot
+                verb, self._one_figure(verb, noun, best, snapshot), choices, snapshot
             )
         p = self.probability(best)
         if p < self.threshold:
@@ -326,6 +333,10 @@ class ReaderAnswerer:
         dated = answer_type is AnswerType.DATE and _day(best) is not None
         verb = self._question_verb(question) if counts else None
         story = snapshot.articles[best.passage.doc_id]
+        noun = counted_noun(question) if counts else None
+        counted = self.terms(noun)[:1] if noun else []
+        if not self._counts_noun(best, story.text, counted):
+            counted = []  # the answer's own figure is not "nine children": no test of others
         kept: list[tuple[SpanChoice, float]] = [(best, best_p)]
         for choice in choices:
             if choice is best or any(_overlaps(choice, k) for k, _ in kept):
@@ -334,6 +345,9 @@ class ReaderAnswerer:
                 continue  # another event's figure neither updates nor disputes this one
             if answer_type is AnswerType.COUNT and len(find_quantities(choice.text)) != 1:
                 continue  # no figure, or two ("six people and wounding 11"): no one report
+            article_text = snapshot.articles[choice.passage.doc_id].text
+            if counted and not self._counts_noun(choice, article_text, counted):
+                continue  # "19 women" is no report of how many children
             if dated and _day(choice) is None and not NAMES_A_TIME.search(choice.text):
                 continue  # the answer names a day: "the start of the year" is no report of it
             p = self.probability(choice)
@@ -405,11 +419,15 @@ class ReaderAnswerer:
             best,
         )
 
-    def _one_figure(self, verb: str | None, best: SpanChoice, snapshot: Snapshot) -> SpanChoice:
-        """A span of two figures ("three people were killed and 8") cut to the one that
-        belongs to the question's verb, when exactly one does; else the span as it is."""
+    def _one_figure(
+        self, verb: str | None, noun: str | None, best: SpanChoice, snapshot: Snapshot
+    ) -> SpanChoice:
+        """A span of two figures ("three people were killed and 8", "19 women and nine")
+        cut to the one that belongs to the question's verb, or else is followed by what it
+        counts ("nine children" for "how many children"), when exactly one does; else the
+        span as it is."""
         figures = find_quantities(best.text)
-        if verb is None or len(figures) < 2:
+        if len(figures) < 2 or (verb is None and noun is None):
             return best
         parts = [
             replace(
@@ -420,8 +438,27 @@ class ReaderAnswerer:
             )
             for q in figures
         ]
-        fitting = [part for part in parts if self._counts_for(verb, part, snapshot)]
-        return fitting[0] if len(fitting) == 1 else best
+        if verb is not None:
+            fitting = [part for part in parts if self._counts_for(verb, part, snapshot)]
+            if len(fitting) == 1:
+                return fitting[0]
+        if noun is not None:
+            text = snapshot.articles[best.passage.doc_id].text
+            counted = self.terms(noun)[:1]
+            fitting = [part for part in parts if self._followed_by(text, part.end, counted)]
+            if len(fitting) == 1:
+                return fitting[0]
+        return best
+
+    def _counts_noun(self, choice: SpanChoice, text: str, counted: list[str]) -> bool:
+        """Whether the first figure of a span is followed by what the question counts."""
+        figures = find_quantities(choice.text)
+        return bool(figures) and self._followed_by(text, choice.start + figures[0].end, counted)
+
+    def _followed_by(self, text: str, end: int, counted: list[str]) -> bool:
+        """Whether one of the three words after a figure, in its clause, is what it counts."""
+        clause = re.split(r"[,.;:()]|\band\b", text[end : end + 60], maxsplit=1)[0]
+        return bool(counted) and counted[0] in self.terms(clause)[:3]
 
     def _counts_for(self, verb: str, choice: SpanChoice, snapshot: Snapshot) -> bool:
         """False when the figure belongs to another verb of a sentence that also has the

@@ -349,3 +349,15 @@ def test_the_dateline_is_no_answer() -> None:
     ask = lambda q: answerer.answer(q, [passage(article, 0, len(text))], StubSnapshot(article), 5)  # noqa: E731
     assert ask("Where did the bomber strike?").answer == "the gate"
     assert ask("Who was the suicide bomber?").answer != "MOGADISHU"
+
+
+def test_a_count_is_the_figure_of_what_the_question_counts() -> None:
+    text = "He said 19 women and nine children were among the dead in Izium."
+    article = Article(id="cw", title="Izium", text=text)
+    answerer = ReaderAnswerer(
+        StubReader({"19 women and nine": 6.0, "19": 5.0}), load_lexicon(), analyzer=Analyzer({})
+    )
+    ask = lambda q: answerer.answer(q, [passage(article, 0, len(text))], StubSnapshot(article), 5)  # noqa: E731
+    children = ask("How many children were among the dead in Izium?")
+    assert children.answer == "nine" and [r.normalized for r in children.reports] == [9]
+    assert ask("How many women were among the dead in Izium?").answer == "19"
