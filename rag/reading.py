@@ -36,7 +36,7 @@ from rag.sentences import Sentence, article_sentences
 from rag.spans import DATE, MONTHS_RE, normalize_date
 from rag.spans import Candidate as SpanCandidate
 from rag.store import Snapshot
-from rag.stories import same_story
+from rag.stories import names_in, same_story
 from rag.text import WORD, Analyzer, words
 from rag.voice import count_fit, governing_verb
 
@@ -529,28 +529,6 @@ class ReaderAnswerer:
             if terms and terms[0] not in source:
                 named.append((word.lower(), terms[0]))
         return named
-
-
-DEMONYM_ENDINGS = frozenset({"n", "an", "ian", "ean", "ese", "i", "is", "ns", "ans", "ians"})
-
-
-def names_in(name: tuple[str, str], vocabulary: set[str]) -> bool:
-    """Whether an article's words and terms hold a name, as written or as the demonym of
-    it or its place ("Sudanese" for Sudan, "Israeli" for Israel, "Ukrainian" for Ukraine).
-
-    >>> names_in(("israeli", "isra"), {"israel", "gaza"}), names_in(("sudan", "sudan"), {"sudanese"})
-    (True, True)
-    >>> names_in(("niger", "niger"), {"nigeria"}), names_in(("mali", "mali"), {"malik"})
-    (False, False)
-    """
-    if any(form in vocabulary for form in name):
-        return True
-    for form in name:
-        for word in vocabulary:
-            short, long = (form, word) if len(form) < len(word) else (word, form)
-            if len(short) >= 4 and long.startswith(short) and long[len(short) :] in DEMONYM_ENDINGS:
-                return True
-    return False
 
 
 LEADING_DATE = re.compile(rf"(?:(?:on|in|at|since|by|late|early)\s+)?(?:{DATE.pattern})", re.I)
