@@ -38,7 +38,7 @@ from rag.spans import Candidate as SpanCandidate
 from rag.store import Snapshot
 from rag.stories import names_in, same_story
 from rag.text import WORD, Analyzer, words
-from rag.voice import count_fit, governing_verb
+from rag.voice import COUNTING, count_fit, governing_verb
 
 if TYPE_CHECKING:
     from rag.reader.inference import Reader
@@ -53,7 +53,9 @@ PARTITIVE = re.compile(r"\s+of\s+(?:the|them|those|whom|these)\b", re.I)  # "two
 # The two roles conflict reports count most, by index term: a count question about one is
 # answered in other reports by a figure in a sentence that names the role in some word.
 ROLES = (
-    frozenset({"kill", "dead", "death", "die", "toll", "bodi", "fatal"}),  # not "lives": "live"
+    frozenset(
+        {"kill", "dead", "death", "die", "toll", "bodi", "fatal", "perish", "slain", "murder"}
+    ),  # not "lives": "live"
     frozenset({"wound", "injur", "injuri", "hurt", "casualti"}),
 )
 YES_NO = re.compile(rf"^(?:{AUXILIARIES}|isn't|wasn't|didn't|doesn't|hasn't|aren't)\b", re.I)
@@ -480,11 +482,13 @@ class ReaderAnswerer:
             return False
         at = start - sentence.start
         found = SpanCandidate(at, at + end - start, article.text[start:end], AnswerType.COUNT)
-        if role is not None:  # "about 60 people wounded" is no count of the dead
-            governs = governing_verb(sentence.text, words(sentence.text), found)
-            term = self.analyzer.term(governs.text) if governs is not None else ""
-            if any(term in other for other in ROLES if other is not role):
-                return False
+        # "about 60 people wounded" is no count of the dead, nor "30 were killed" of the
+        # soldiers unaccounted for: a figure a role's verb governs counts that role only
+        governs = governing_verb(sentence.text, words(sentence.text), found)
+        term = self.analyzer.term(governs.text) if governs is not None else ""
+        reporting = role is None and verb in {self.analyzer.term(w) for w in COUNTING}
+        if not reporting and any(term in other for other in ROLES if other is not role):
+            return False  # ("how many were reported killed" asks through "reported")
         fit = count_fit(
             verb,
             sentence.text,

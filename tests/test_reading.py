@@ -361,3 +361,16 @@ def test_a_count_is_the_figure_of_what_the_question_counts() -> None:
     children = ask("How many children were among the dead in Izium?")
     assert children.answer == "nine" and [r.normalized for r in children.reports] == [9]
     assert ask("How many women were among the dead in Izium?").answer == "19"
+
+
+def test_a_figure_a_role_s_verb_governs_counts_that_role_only() -> None:
+    text = "Six soldiers were killed in Izium, the army said. Three others were missing."
+    article = Article(id="mi", title="Izium", text=text)
+    answerer = ReaderAnswerer(
+        StubReader({"Six": 6.0, "Three": 5.0}), load_lexicon(), analyzer=Analyzer({})
+    )
+    ask = lambda q: answerer.answer(q, [passage(article, 0, len(text))], StubSnapshot(article), 5)  # noqa: E731
+    # "missing" is not in the sentence of "Six", whose verb is another role's
+    assert ask("How many soldiers were missing in Izium?").answer == "Three"
+    # asked through a reporting verb, the role is not the question's to tell
+    assert ask("How many soldiers were reported killed in Izium?").answer == "Six"
