@@ -41,6 +41,7 @@ from rag.text import WORD, Analyzer, words
 from rag.voice import COUNTING, count_fit, governing_verb
 
 if TYPE_CHECKING:
+    from rag.documents import Article
     from rag.reader.inference import Reader
 
 MAX_CITATIONS = 3
@@ -49,6 +50,7 @@ NAMES_A_TIME = re.compile(rf"{YEAR.pattern}|\b(?:{MONTHS_RE})(?!\w)")  # "2022",
 # exception: each article's own figure is a report if it passes the answering threshold, or a
 # later toll less sure than the first one would never be shown.
 REPORT_BAND = 0.3
+VOCABULARIES_KEPT = 1024
 PARTITIVE = re.compile(r"\s+of\s+(?:the|them|those|whom|these)\b", re.I)  # "two of the dead"
 # The two roles conflict reports count most, by index term: a count question about one is
 # answered in other reports by a figure in a sentence that names the role in some word.
@@ -214,6 +216,7 @@ class ReaderAnswerer:
         self.narrow_counts = narrow_counts
         self.analyzer = analyzer
         self.passage_weight = reader.manifest.passage_weight
+        self._vocabularies: dict[tuple[str, int, int], frozenset[str]] = {}
 
     def choices(self, question: str, passages: Sequence[Passage]) -> list[SpanChoice]:
         """Every span the reader proposes in the passages, best first: by the reader's score
@@ -511,11 +514,22 @@ class ReaderAnswerer:
         for choice in choices:
             doc = choice.passage.doc_id
             if doc not in holds:
-                article = snapshot.articles[doc]
-                text = article.title + " " + article.text
-                vocabulary = {w.lower() for w in WORD.findall(text)} | set(self.terms(text))
+                vocabulary = self._vocabulary(snapshot.articles[doc])
                 holds[doc] = all(names_in(name, vocabulary) for name in names)
         return [c for c in choices if holds[c.passage.doc_id]]
+
+    def _vocabulary(self, article: Article) -> frozenset[str]:
+        """An article's words in lower case and its terms (kept for the last 1,024 read:
+        a long article takes milliseconds, and the same few answer many questions)."""
+        key = (article.id, hash(article.title), hash(article.text))
+        found = self._vocabularies.get(key)
+        if found is None:
+            text = article.title + " " + article.text
+            found = frozenset({w.lower() for w in WORD.findall(text)} | set(self.terms(text)))
+            if len(self._vocabularies) >= VOCABULARIES_KEPT:
+                self._vocabularies.pop(next(iter(self._vocabularies)))
+            self._vocabularies[key] = found
+        return found
 
     def _named(self, question: str) -> list[tuple[str, str]]:
         """The names a question gives (capitalized words past its first), each as its lower
