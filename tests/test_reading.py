@@ -308,13 +308,16 @@ def test_a_span_of_an_article_that_does_not_name_the_question_s_place_is_no_answ
     assert named_answer(reader, "How many were killed near Sumy on Monday?").answer == "Seven"
 
 
+def one_article(text: str, spans: dict[str, float]):
+    """An `ask(question)` over one article ("Izium") whose reader proposes `spans`."""
+    article = Article(id="one", title="Izium", text=text)
+    answerer = ReaderAnswerer(StubReader(spans), load_lexicon(), analyzer=Analyzer({}))
+    return lambda q: answerer.answer(q, [passage(article, 0, len(text))], StubSnapshot(article), 5)
+
+
 def test_a_figure_whose_verb_is_another_role_s_gives_way() -> None:
     text = "The death toll in Izium climbed to 34, with about 60 people wounded, doctors said."
-    article = Article(id="td", title="Izium", text=text)
-    answerer = ReaderAnswerer(
-        StubReader({"about 60": 6.0, "34": 5.0}), load_lexicon(), analyzer=Analyzer({})
-    )
-    ask = lambda q: answerer.answer(q, [passage(article, 0, len(text))], StubSnapshot(article), 5)  # noqa: E731
+    ask = one_article(text, {"about 60": 6.0, "34": 5.0})
     # the sentence names the dead ("death toll") but "about 60" belongs to "wounded"
     assert ask("How many people died in Izium?").answer == "34"
     assert ask("According to doctors, how many people died in Izium?").answer == "34"
@@ -342,22 +345,14 @@ def test_a_figure_of_another_story_is_no_report() -> None:
 
 def test_the_dateline_is_no_answer() -> None:
     text = "MOGADISHU, March 19 (Horn Wire) - A suicide bomber killed nine recruits at the gate."
-    article = Article(id="mg", title="Bombing", text=text)
-    answerer = ReaderAnswerer(
-        StubReader({"MOGADISHU": 6.0, "the gate": 5.0}), load_lexicon(), analyzer=Analyzer({})
-    )
-    ask = lambda q: answerer.answer(q, [passage(article, 0, len(text))], StubSnapshot(article), 5)  # noqa: E731
+    ask = one_article(text, {"MOGADISHU": 6.0, "the gate": 5.0})
     assert ask("Where did the bomber strike?").answer == "the gate"
     assert ask("Who was the suicide bomber?").answer != "MOGADISHU"
 
 
 def test_a_count_is_the_figure_of_what_the_question_counts() -> None:
     text = "He said 19 women and nine children were among the dead in Izium."
-    article = Article(id="cw", title="Izium", text=text)
-    answerer = ReaderAnswerer(
-        StubReader({"19 women and nine": 6.0, "19": 5.0}), load_lexicon(), analyzer=Analyzer({})
-    )
-    ask = lambda q: answerer.answer(q, [passage(article, 0, len(text))], StubSnapshot(article), 5)  # noqa: E731
+    ask = one_article(text, {"19 women and nine": 6.0, "19": 5.0})
     children = ask("How many children were among the dead in Izium?")
     assert children.answer == "nine" and [r.normalized for r in children.reports] == [9]
     assert ask("How many women were among the dead in Izium?").answer == "19"
@@ -365,11 +360,7 @@ def test_a_count_is_the_figure_of_what_the_question_counts() -> None:
 
 def test_a_figure_a_role_s_verb_governs_counts_that_role_only() -> None:
     text = "Six soldiers were killed in Izium, the army said. Three others were missing."
-    article = Article(id="mi", title="Izium", text=text)
-    answerer = ReaderAnswerer(
-        StubReader({"Six": 6.0, "Three": 5.0}), load_lexicon(), analyzer=Analyzer({})
-    )
-    ask = lambda q: answerer.answer(q, [passage(article, 0, len(text))], StubSnapshot(article), 5)  # noqa: E731
+    ask = one_article(text, {"Six": 6.0, "Three": 5.0})
     # "missing" is not in the sentence of "Six", whose verb is another role's
     assert ask("How many soldiers were missing in Izium?").answer == "Three"
     # asked through a reporting verb, the role is not the question's to tell
