@@ -16,6 +16,8 @@ PASSIVE = {"is", "are", "was", "were", "be", "been", "being"}
 MAX_SPEAKER_WORDS = 8
 LEADING = re.compile(r"^(?:the|a|an|also|both|then)\s+", re.I)
 STRAY = "\"'“”‘’«»„()[]-–—,;:. "  # quote marks and punctuation a clause can end on
+# a news dateline before an article's first sentence: "KYIV —", "NIAMEY, March 22 (Reuters) -"
+DATELINE = re.compile(r"^\s*[A-Z][A-Z .'-]*[A-Z](?:,[^—–\n]{0,40}?)?(?:\s*\([^)]*\))?\s+[—–-]\s+")
 
 
 def attribution(sentence: str, answer_start: int, lexicon: Lexicon) -> str | None:
@@ -37,7 +39,12 @@ def attribution(sentence: str, answer_start: int, lexicon: Lexicon) -> str | Non
     'Ukrainska Pravda'
     >>> attribution('“We are ready,” said Peskov, adding that three were hurt.', 42, lex) is None
     True
+    >>> attribution("KYIV — Ukraine's General Staff said 10 missiles were fired.", 36, lex)
+    "Ukraine's General Staff"
     """
+    dateline = DATELINE.match(sentence)
+    if dateline and answer_start >= dateline.end():  # where it was filed is nobody's claim
+        sentence, answer_start = sentence[dateline.end() :], answer_start - dateline.end()
     according = re.search(r"\baccording to ([^,.;]+)", sentence, re.I)
     if according and not according.start(1) <= answer_start < according.end(1):
         named = speaker_name(according.group(1))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from rag.answering import NO_ANSWER, Answer, Citation
-from rag.attribution import attribution
+from rag.attribution import DATELINE, attribution
 from rag.dates import WEEKDAYS, YEAR, event_date, resolve
 from rag.lexicon import Lexicon
 from rag.quantities import find_quantities
@@ -166,22 +166,16 @@ def normalized_value(
     return None
 
 
-# a news dateline before the first sentence: "KYIV —", "NIAMEY, March 22 (Reuters) -"
-DATELINE = re.compile(r"^\s*[A-Z][A-Z .'-]*[A-Z](?:,[^—–\n]{0,40}?)?(?:\s*\([^)]*\))?\s+[—–-]\s+")
-
-
 def clean_attribution(speaker: str | None) -> str | None:
     """An attribution without stray quotes or punctuation, or None when nothing is left or
     what is left is a time ("..., said on Monday" names no speaker).
 
     >>> clean_attribution('"the mayor,'), clean_attribution('"'), clean_attribution("on Monday")
     ('the mayor', None, None)
-    >>> clean_attribution("KYIV — Ukraine's General Staff"), clean_attribution("NIAMEY, March 22 (CPS) - the ministry")
-    ("Ukraine's General Staff", 'the ministry')
     """
     if speaker is None:
         return None
-    cleaned = DATELINE.sub("", speaker).strip(PUNCTUATION)
+    cleaned = speaker.strip(PUNCTUATION)
     if DATE.fullmatch(re.sub(r"^(?:on|in|at|late|early)\s+", "", cleaned, flags=re.I)):
         return None
     return cleaned if any(c.isalnum() for c in cleaned) else None
