@@ -211,6 +211,7 @@ class ReaderAnswerer:
         self.analyzer = analyzer
         self.passage_weight = reader.manifest.passage_weight
         self._vocabularies: dict[tuple[str, int, int], frozenset[str]] = {}
+        self._reporting_terms = frozenset(self.terms(" ".join(sorted(COUNTING))))
 
     def choices(self, question: str, passages: Sequence[Passage]) -> list[SpanChoice]:
         """Every span the reader proposes in the passages, best first: by the reader's score
@@ -278,18 +279,19 @@ class ReaderAnswerer:
         best = self.pick(choices, answer_type)
         if best is None:
             return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
+        counts = answer_type is AnswerType.COUNT
+        verb = self._question_verb(question) if counts else None
+        noun = counted_noun(question) if counts else None
         if answer_type is AnswerType.DATE:
             best = _dated_part(self._of_a_day(best, choices))
-        if answer_type is AnswerType.COUNT:
-            verb = self._question_verb(question)
-            noun = counted_noun(question)
+        if counts:
             best = self._of_the_role(
                 verb, self._one_figure(verb, noun, best, snapshot), choices, snapshot
             )
         p = self.probability(best)
         if p < self.threshold:
             return _abstain(question, answer_type, 1.0 - p, passages, NO_ANSWER)
-        candidates = self.candidates(question, choices, best, answer_type, snapshot)
+        candidates = self.candidates(choices, best, answer_type, snapshot, verb, noun)
         reports = reports_of(candidates, answer_type, snapshot.articles)
         verdict = decide(question, reports, self.terms)
         chosen = verdict.chosen
@@ -318,11 +320,12 @@ class ReaderAnswerer:
 
     def candidates(
         self,
-        question: str,
         choices: Sequence[SpanChoice],
         best: SpanChoice,
         answer_type: AnswerType,
         snapshot: Snapshot,
+        verb: str | None = None,
+        noun: str | None = None,
     ) -> list[Candidate]:
         """The spans worth reporting: the best one, and every other span of the answer's type
         said with at least the answering confidence (and not far below the best), in an
@@ -330,9 +333,7 @@ class ReaderAnswerer:
         best_p = self.probability(best)
         counts = answer_type is AnswerType.COUNT
         dated = answer_type is AnswerType.DATE and _day(best) is not None
-        verb = self._question_verb(question) if counts else None
         story = snapshot.articles[best.passage.doc_id]
-        noun = counted_noun(question) if counts else None
         counted = self.terms(noun)[:1] if noun else []
         if not self._counts_noun(best, story.text, counted):
             counted = []  # the answer's own figure is not "nine children": no test of others
@@ -340,12 +341,12 @@ class ReaderAnswerer:
         for choice in choices:
             if choice is best or any(_overlaps(choice, k) for k, _ in kept):
                 continue
-            if not same_story(story, snapshot.articles[choice.passage.doc_id]):
+            article = snapshot.articles[choice.passage.doc_id]
+            if not same_story(story, article):
                 continue  # another event's figure neither updates nor disputes this one
-            if answer_type is AnswerType.COUNT and len(find_quantities(choice.text)) != 1:
+            if counts and len(find_quantities(choice.text)) != 1:
                 continue  # no figure, or two ("six people and wounding 11"): no one report
-            article_text = snapshot.articles[choice.passage.doc_id].text
-            if counted and not self._counts_noun(choice, article_text, counted):
+            if counted and not self._counts_noun(choice, article.text, counted):
                 continue  # "19 women" is no report of how many children
             if dated and _day(choice) is None and not NAMES_A_TIME.search(choice.text):
                 continue  # the answer names a day: "the start of the year" is no report of it
@@ -481,19 +482,13 @@ class ReaderAnswerer:
         found = SpanCandidate(at, at + end - start, article.text[start:end], AnswerType.COUNT)
         # "about 60 people wounded" is no count of the dead, nor "30 were killed" of the
         # soldiers unaccounted for: a figure a role's verb governs counts that role only
-        governs = governing_verb(sentence.text, words(sentence.text), found)
+        tokens = words(sentence.text)
+        governs = governing_verb(sentence.text, tokens, found)
         term = self.analyzer.term(governs.text) if governs is not None else ""
-        reporting = role is None and verb in {self.analyzer.term(w) for w in COUNTING}
+        reporting = role is None and verb in self._reporting_terms
         if not reporting and any(term in other for other in ROLES if other is not role):
             return False  # ("how many were reported killed" asks through "reported")
-        fit = count_fit(
-            verb,
-            sentence.text,
-            words(sentence.text),
-            terms,
-            found,
-            self.analyzer.term,
-        )
+        fit = count_fit(verb, sentence.text, tokens, terms, found, self.analyzer.term)
         return fit >= 1.0
 
     def _about(
