@@ -234,6 +234,16 @@ QUESTION_PASSIVE = re.compile(
     r"(?i:was|were|is|are|has\s+been|have\s+been|had\s+been)\s+(?:[a-z]+ly\s+)?([a-z][a-z-]+)\b"
 )
 QUESTION_INTRANSITIVE = re.compile(r"^\s*(?i:how\s+many(?:\s+[\w'’-]+){0,3}?)\s+([a-z]+ed)\b")
+# "how many soldiers did the army say were killed", "how many had the ministry reported
+# killed": the verb a source's report is about, after the source
+QUESTION_SAID = re.compile(
+    r"^\s*(?i:how\s+many(?:\s+[\w'’-]+){0,3}?)\s+(?i:had|have|has|did|does|do)\s+[^,?]{1,60}?\s+"
+    r"(?i:report|reported|say|said|confirm|confirmed|announce|announced)\s+"
+    r"(?:(?i:were|was|had\s+been|have\s+been)\s+)?([a-z]+ed)\b"
+)
+# "were reported killed", "were confirmed injured": the report's verb is the one after it
+REPORTED = frozenset({"reported", "said", "confirmed", "believed", "feared", "thought", "known"})
+REPORTED_AS = re.compile(r"\s+(?:to\s+have\s+been\s+)?([a-z]+ed)\b")
 
 
 # "According to the mayor, how many ...", "On Monday, what ...": the question after it
@@ -251,14 +261,24 @@ def question_verb(question: str) -> str | None:
     True
     >>> question_verb("According to the doctors, how many people died?")
     'died'
+    >>> question_verb("How many had been reported killed?"), question_verb("How many soldiers did the army say were killed?")
+    ('killed', 'killed')
+    >>> question_verb("How many people had the health ministry reported injured by May 2?")
+    'injured'
     """
     question = LEADING_CLAUSE.sub("", question)
-    match = QUESTION_PASSIVE.match(question) or QUESTION_INTRANSITIVE.match(question)
+    match = (
+        QUESTION_PASSIVE.match(question)
+        or QUESTION_INTRANSITIVE.match(question)
+        or QUESTION_SAID.match(question)
+    )
     if match is None or match.group(1).lower() in {"the", "a", "an", "it", "there", "not"}:
         return None
     if re.match(r"\s+(?:to|that)\b", question[match.end() :]):
         return None  # "what was believed to be the cause": the complement, not a subject
-    return match.group(1).lower()
+    verb = match.group(1).lower()
+    reported = REPORTED_AS.match(question, match.end()) if verb in REPORTED else None
+    return reported.group(1).lower() if reported else verb
 
 
 def question_slot(question: str) -> tuple[str | None, str | None, bool]:
