@@ -241,6 +241,7 @@ QUESTION_SAID = re.compile(
     r"(?i:report|reported|say|said|confirm|confirmed|announce|announced)\s+"
     r"(?:(?i:were|was|had\s+been|have\s+been)\s+)?([a-z]+ed)\b"
 )
+PLACE_PREPOSITIONS = frozenset({"among", "between", "near", "under", "inside", "behind", "within"})
 # "were reported killed", "were confirmed injured": the report's verb is the one after it
 REPORTED = frozenset({"reported", "said", "confirmed", "believed", "feared", "thought", "known"})
 REPORTED_AS = re.compile(r"\s+(?:to\s+have\s+been\s+)?([a-z]+ed)\b")
@@ -265,6 +266,8 @@ def question_verb(question: str) -> str | None:
     ('killed', 'killed')
     >>> question_verb("How many people had the health ministry reported injured by May 2?")
     'injured'
+    >>> question_verb("How many children were among the dead?") is None
+    True
     """
     question = LEADING_CLAUSE.sub("", question)
     match = (
@@ -274,6 +277,8 @@ def question_verb(question: str) -> str | None:
     )
     if match is None or match.group(1).lower() in {"the", "a", "an", "it", "there", "not"}:
         return None
+    if match.group(1).lower() in PREPOSITIONS | PLACE_PREPOSITIONS:
+        return None  # "how many children were among the dead": no verb
     if re.match(r"\s+(?:to|that)\b", question[match.end() :]):
         return None  # "what was believed to be the cause": the complement, not a subject
     verb = match.group(1).lower()

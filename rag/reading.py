@@ -60,6 +60,7 @@ ROLES = (
     ),  # not "lives": "live"
     frozenset({"wound", "injur", "injuri", "hurt", "casualti"}),
 )
+ASKS_A_PART = re.compile(r"\bhow\s+many\s+of\b", re.I)  # "how many of the wounded"
 YES_NO = re.compile(rf"^(?:{AUXILIARIES}|isn't|wasn't|didn't|doesn't|hasn't|aren't)\b", re.I)
 WH = re.compile(r"\b(?:who|whom|whose|what|which|where|when|why|how)\b", re.I)
 YES_NO_MESSAGE = (
@@ -285,13 +286,20 @@ class ReaderAnswerer:
         if answer_type is AnswerType.DATE:
             best = _dated_part(self._of_a_day(best, choices))
         if counts:
+            part = noun is not None or bool(ASKS_A_PART.search(question))
             best = self._of_the_role(
-                verb, self._one_figure(verb, noun, best, snapshot), choices, snapshot
+                verb, self._one_figure(verb, noun, best, snapshot, part), choices, snapshot, part
             )
+            if verb is not None and not self._counts_for(verb, best, snapshot, part):
+                # no span of the question's role: "30 soldiers were killed" is no count of
+                # the soldiers unaccounted for, and no other count answers it
+                return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
         p = self.probability(best)
         if p < self.threshold:
             return _abstain(question, answer_type, 1.0 - p, passages, NO_ANSWER)
-        candidates = self.candidates(choices, best, answer_type, snapshot, verb, noun)
+        candidates = self.candidates(
+            choices, best, answer_type, snapshot, verb, noun, part=counts and part
+        )
         reports = reports_of(candidates, answer_type, snapshot.articles)
         verdict = decide(question, reports, self.terms)
         chosen = verdict.chosen
@@ -326,6 +334,8 @@ class ReaderAnswerer:
         snapshot: Snapshot,
         verb: str | None = None,
         noun: str | None = None,
+        *,
+        part: bool = False,
     ) -> list[Candidate]:
         """The spans worth reporting: the best one, and every other span of the answer's type
         said with at least the answering confidence (and not far below the best), in an
@@ -353,7 +363,7 @@ class ReaderAnswerer:
             p = self.probability(choice)
             if p < (self.threshold if counts else max(self.threshold, best_p - REPORT_BAND)):
                 continue
-            if verb is not None and not self._counts_for(verb, choice, snapshot):
+            if verb is not None and not self._counts_for(verb, choice, snapshot, part):
                 continue
             kept.append((choice, p))
         out = []
@@ -392,17 +402,24 @@ class ReaderAnswerer:
         return self._first_sure(best, choices, lambda c: _day(c) is not None)
 
     def _of_the_role(
-        self, verb: str | None, best: SpanChoice, choices: Sequence[SpanChoice], snapshot: Snapshot
+        self,
+        verb: str | None,
+        best: SpanChoice,
+        choices: Sequence[SpanChoice],
+        snapshot: Snapshot,
+        part: bool = False,
     ) -> SpanChoice:
         """The best span, unless its figure belongs to another verb or role than the
         question's ("how many died" read as "about 60 were wounded") and another span holds
         one figure of the question's; then that span."""
-        if verb is None or self._counts_for(verb, best, snapshot):
+        if verb is None or self._counts_for(verb, best, snapshot, part):
             return best
         return self._first_sure(
             best,
             choices,
-            lambda c: len(find_quantities(c.text)) == 1 and self._counts_for(verb, c, snapshot),
+            lambda c: (
+                len(find_quantities(c.text)) == 1 and self._counts_for(verb, c, snapshot, part)
+            ),
         )
 
     def _first_sure(
@@ -420,7 +437,12 @@ class ReaderAnswerer:
         )
 
     def _one_figure(
-        self, verb: str | None, noun: str | None, best: SpanChoice, snapshot: Snapshot
+        self,
+        verb: str | None,
+        noun: str | None,
+        best: SpanChoice,
+        snapshot: Snapshot,
+        part: bool = False,
     ) -> SpanChoice:
         """A span of two figures ("three people were killed and 8", "19 women and nine")
         cut to the one that belongs to the question's verb, or else is followed by what it
@@ -439,13 +461,13 @@ class ReaderAnswerer:
             for q in figures
         ]
         if verb is not None:
-            fitting = [part for part in parts if self._counts_for(verb, part, snapshot)]
+            fitting = [p for p in parts if self._counts_for(verb, p, snapshot, part)]
             if len(fitting) == 1:
                 return fitting[0]
         if noun is not None:
             text = snapshot.articles[best.passage.doc_id].text
             counted = self.terms(noun)[:1]
-            fitting = [part for part in parts if self._followed_by(text, part.end, counted)]
+            fitting = [p for p in parts if self._followed_by(text, p.end, counted)]
             if len(fitting) == 1:
                 return fitting[0]
         return best
@@ -460,11 +482,15 @@ class ReaderAnswerer:
         clause = re.split(r"[,.;:()]|\band\b", text[end : end + 60], maxsplit=1)[0]
         return bool(counted) and counted[0] in self.terms(clause)[:3]
 
-    def _counts_for(self, verb: str, choice: SpanChoice, snapshot: Snapshot) -> bool:
+    def _counts_for(
+        self, verb: str, choice: SpanChoice, snapshot: Snapshot, part: bool = False
+    ) -> bool:
         """False when the figure belongs to another verb of a sentence that also has the
-        question's ("wounding 11" beside "killing six" for "how many were killed"), or when
+        question's ("wounding 11" beside "killing six" for "how many were killed"), when
         the question asks about the killed or the wounded and the sentence names neither
-        ("about 3,000 families shelter there")."""
+        ("about 3,000 families shelter there"), or when the figure is a part of another
+        ("two of the dead were children") and the question does not ask for a part (`part`:
+        "how many children", "how many of the wounded")."""
         assert self.analyzer is not None
         article = snapshot.articles[choice.passage.doc_id]
         sentence = _sentence_of(article.text, article_sentences(article), choice.start, choice.end)
@@ -472,7 +498,7 @@ class ReaderAnswerer:
         start, end = choice.start, choice.end  # the figure itself, within the span
         if figures:
             start, end = choice.start + figures[0].start, choice.start + figures[0].end
-        if PARTITIVE.match(article.text, end):
+        if not part and PARTITIVE.match(article.text, end):
             return False  # a part of a figure ("two of the dead were children"), not one
         terms = set(self.analyzer.terms(sentence.text))
         role = next((r for r in ROLES if verb in r), None)
