@@ -112,14 +112,18 @@ def count_part(text: str) -> tuple[int, int] | None:
     ((13, 14), (0, 6))
     >>> count_part("at least 20"), count_part("killing six and wounding 22"), count_part("six teams")
     (None, None, None)
+    >>> count_part("seven from four")
+    (0, 5)
     """
-    figures = [q for q in find_quantities(text) if not FROM_FIGURE.search(text[: q.start])]
+    found_all = find_quantities(text)
+    figures = [q for q in found_all if not FROM_FIGURE.search(text[: q.start])]
     if len(figures) != 1:
         return None
     start, end = figures[0].start, figures[0].end
     found = SpanCandidate(start, end, text[start:end], AnswerType.COUNT)
     if (
-        len(text[:start].split()) < CLAUSE_WORDS
+        len(figures) == len(found_all)  # "seven from four" is a change, not a noun phrase
+        and len(text[:start].split()) < CLAUSE_WORDS
         and governing_verb(text, words(text), found) is None
     ):
         return None  # "six teams", "3 million people": a figure with its noun, not a clause
@@ -194,7 +198,7 @@ class ReaderAnswerer:
         *,
         threshold: float | None = None,
         prefer_typed: bool = False,
-        narrow_counts: bool = False,
+        narrow_counts: bool = True,
         analyzer: Analyzer | None = None,
     ) -> None:
         calibration = reader.manifest.calibration
