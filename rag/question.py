@@ -47,6 +47,7 @@ RULES: list[tuple[re.Pattern[str], AnswerType]] = [
         AnswerType.COUNT,
     ),
     (re.compile(rf"\b(what|which) ({COUNT_NOUNS})\b|\bthe ({COUNT_NOUNS}) of\b"), AnswerType.COUNT),
+    (re.compile(r"\b(?:death|casualty) toll\b"), AnswerType.COUNT),  # "what is the death toll"
     (re.compile(r"\bwhen\b|\bsince when\b|\bhow long ago\b"), AnswerType.DATE),
     (
         re.compile(
@@ -140,6 +141,8 @@ def answer_type_of(question: str) -> AnswerType:
     'count'
     >>> answer_type_of("Which city was struck?").value, answer_type_of("Who alleged it?").value
     ('place', 'person')
+    >>> answer_type_of("What is the death toll from the strike on Kramatorsk?").value
+    'count'
     """
     low = " ".join(question.lower().split())
     typed = None if re.search(r"\bhow (many|much)\b", low) else wh_type(low)
