@@ -21,7 +21,7 @@ from typing import Any
 from rag.answering import Citation
 from rag.dates import TimeScope, event_date, time_scope
 from rag.quantities import find_quantities
-from rag.question import AnswerType
+from rag.question import AnswerType, answer_type_of
 
 CHANGE = re.compile(
     r"\b(?:(?:has|have|had)\s+)?(?:rose|risen|rises|climbed|increased|grew|jumped|went up|"
@@ -314,7 +314,9 @@ def decide(
     reports: list[Report],
     terms: Callable[[str], list[str]],
 ) -> Verdict:
-    """Which report answers the question, and what the reports say together."""
+    """Which report answers the question, and what the reports say together: the one of the
+    source or the time the question names, else for a count the latest figure, and for any
+    other answer the surest report."""
     if not reports:
         return Verdict(None, [], None, None, 0)
     pool = reports
@@ -336,6 +338,10 @@ def decide(
     agreement = agreement_of(reports)
     if scope is not None and scope.earliest:
         chosen = pool[0]
+    elif not wanted and scope is None and answer_type_of(question) is not AnswerType.COUNT:
+        # figures change from report to report; where, when or who one event happened does
+        # not: the surest report answers ("late on Friday", not a later "last week's")
+        chosen = max(pool, key=lambda r: r.confidence)
     else:
         latest = pool[-1]
         tied = [r for r in pool if r.order()[:2] == latest.order()[:2] and not r.earlier]
