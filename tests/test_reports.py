@@ -3,6 +3,8 @@ phrases, agreement labels, relative dates. Made-up sentences; no model."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from rag.answering import Citation
@@ -58,6 +60,32 @@ def test_a_rising_toll_answers_with_the_latest_and_keeps_the_earlier() -> None:
     verdict = decide("How many people were killed in the strike?", reports, TERMS)
     assert verdict.chosen.answer == "17"
     assert verdict.agreement == "updated" and verdict.as_of == "2024-06-06"
+
+
+def test_a_when_answer_is_the_surest_report_not_the_latest() -> None:
+    first = cand(
+        "late on Friday",
+        "A motorcycle bomb blew up near the police station late on Friday, the mayor said.",
+        doc="a",
+        source="City Daily",
+        published="2026-06-15",
+        p=0.8,
+    )
+    later = cand(
+        "Wednesday",
+        "The minister said police had arrested two suspects on Wednesday.",
+        doc="c",
+        source="Wire",
+        published="2026-06-18",
+        p=0.5,
+    )
+    reports = reports_of([first, later], AnswerType.DATE, {"a": 1, "c": 1})
+    verdict = decide("When did the motorcycle bomb go off?", reports, TERMS)
+    assert verdict.chosen.answer == "late on Friday" and len(verdict.reports) == 2
+    # a count's latest figure still answers, however sure the earlier one was
+    sure_monday = replace(MONDAY, confidence=0.99)
+    counted = reports_of([sure_monday, THURSDAY], AnswerType.COUNT, {"a": 1, "b": 1})
+    assert decide("How many were killed?", counted, TERMS).chosen.answer == "17"
 
 
 def test_a_question_naming_the_source_or_the_time_gets_that_report() -> None:
