@@ -135,7 +135,8 @@ def render_answer(doc: dict[str, Any]) -> str:
 
 def report_lines(doc: dict[str, Any]) -> list[str]:
     """What several articles say: the agreement, then the other reports, newest first, a line
-    each ("earlier: at least 12, mayor, 2024-06-03")."""
+    each ("earlier: at least 12, mayor, 2024-06-03"; "later:" for a report after the chosen
+    one, which a when- or where-answer can have: its surest report answers)."""
     if not doc.get("agreement"):
         return []
     head = f"Agreement: {doc['agreement']}"
@@ -146,11 +147,20 @@ def report_lines(doc: dict[str, Any]) -> list[str]:
         head += f" ({sources} independent source{'s' if sources != 1 else ''})"
     lines = [head]
     shown = {(c["doc_id"], c["answer_start"]) for c in doc["citations"]}
-    label = "also" if doc["agreement"] == "disputed" else "earlier"
-    for report in reversed(doc.get("reports") or []):
-        cites = {(c["doc_id"], c["answer_start"]) for c in report["citations"]}
-        if cites & shown:
-            continue  # the chosen report
+    reports = doc.get("reports") or []  # oldest first
+    chosen = next(
+        (
+            i
+            for i, r in enumerate(reports)
+            if {(c["doc_id"], c["answer_start"]) for c in r["citations"]} & shown
+        ),
+        len(reports),
+    )
+    for i in reversed(range(len(reports))):
+        if i == chosen:
+            continue
+        report = reports[i]
+        label = "also" if doc["agreement"] == "disputed" else "later" if i > chosen else "earlier"
         who = report.get("attribution") or report.get("source") or "unattributed"
         when = report.get("event_date") or (report.get("published_at") or "")[:10] or "undated"
         lines.append(f"  {label}: {report['answer']}, {who}, {when}")

@@ -249,3 +249,24 @@ def test_the_stream_and_the_prompt_on_a_fake_asker(tmp_path: Path) -> None:
     shown = out.read_text()
     assert "Ask a question first." in shown and "rag: a bad question" in shown
     assert "Answer: a truce" in shown and "JSON output on." in shown
+
+
+def test_other_reports_are_labelled_earlier_or_later_than_the_chosen_one() -> None:
+    from rag.ask_cli import report_lines
+
+    def report(answer: str, doc: str, day: str) -> dict[str, Any]:
+        cite = {"doc_id": doc, "answer_start": 10}
+        return {"answer": answer, "citations": [cite], "published_at": day, "source": doc}
+
+    reports = [report("Monday", "b", "2026-06-14"), report("late on Friday", "a", "2026-06-15")]
+    reports.append(report("Wednesday", "c", "2026-06-18"))
+    doc = {
+        "agreement": "updated",
+        "as_of": "2026-06-15",
+        "citations": reports[1]["citations"],
+        "reports": reports,
+    }
+    assert report_lines(doc)[1:] == [
+        "  later: Wednesday, c, 2026-06-18",
+        "  earlier: Monday, b, 2026-06-14",
+    ]
