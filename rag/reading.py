@@ -98,6 +98,17 @@ class SpanChoice:
     rank: float = 0.0  # what spans of different passages compete on (best first)
 
 
+@dataclass(frozen=True)
+class Counting:
+    """What a count question counts: by which verb ("kill" in "how many were killed"), which
+    noun ("children"), and whether it asks for a part of a figure ("how many children",
+    "how many of the wounded": "five of them children" answers it)."""
+
+    verb: str | None
+    noun: str | None
+    part: bool
+
+
 CLAUSE_WORDS = 3  # words before a figure that make a span a clause ("has risen to 9"), as a
 # verb of the figure's does ("twelve were injured in Kherson")
 FROM_FIGURE = re.compile(r"\bfrom\s+$", re.I)  # "up from 6", "revised down from 31"
@@ -284,26 +295,21 @@ class ReaderAnswerer:
         best = self.pick(choices, answer_type)
         if best is None:
             return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
-        counts = answer_type is AnswerType.COUNT
-        verb = self._question_verb(question) if counts else None
-        noun = counted_noun(question) if counts else None
+        counting = self._counting(question) if answer_type is AnswerType.COUNT else None
         if answer_type is AnswerType.DATE:
             best = _dated_part(self._of_a_day(best, choices))
-        if counts:
-            part = noun is not None or bool(ASKS_A_PART.search(question))
+        if counting is not None:
             best = self._of_the_role(
-                verb, self._one_figure(verb, noun, best, snapshot, part), choices, snapshot, part
+                counting, self._one_figure(counting, best, snapshot), choices, snapshot
             )
-            if verb is not None and not self._counts_for(verb, best, snapshot, part):
+            if counting.verb is not None and not self._counts_for(counting, best, snapshot):
                 # no span of the question's role: "30 soldiers were killed" is no count of
                 # the soldiers unaccounted for, and no other count answers it
                 return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
         p = self.probability(best)
         if p < self.threshold:
             return _abstain(question, answer_type, 1.0 - p, passages, NO_ANSWER)
-        candidates = self.candidates(
-            choices, best, answer_type, snapshot, verb, noun, part=counts and part
-        )
+        candidates = self.candidates(choices, best, answer_type, snapshot, counting)
         reports = reports_of(candidates, answer_type, snapshot.articles)
         verdict = decide(question, reports, self.terms)
         chosen = verdict.chosen
@@ -336,10 +342,7 @@ class ReaderAnswerer:
         best: SpanChoice,
         answer_type: AnswerType,
         snapshot: Snapshot,
-        verb: str | None = None,
-        noun: str | None = None,
-        *,
-        part: bool = False,
+        counting: Counting | None = None,
     ) -> list[Candidate]:
         """The spans worth reporting: the best one, and every other span of the answer's type
         said with at least the answering confidence (and not far below the best), in an
@@ -348,6 +351,7 @@ class ReaderAnswerer:
         counts = answer_type is AnswerType.COUNT
         dated = answer_type is AnswerType.DATE and _day(best) is not None
         story = snapshot.articles[best.passage.doc_id]
+        noun = counting.noun if counting else None
         counted = self.terms(noun)[:1] if noun else []
         if not self._counts_noun(best, story.text, counted):
             counted = []  # the answer's own figure is not "nine children": no test of others
@@ -367,7 +371,7 @@ class ReaderAnswerer:
             p = self.probability(choice)
             if p < (self.threshold if counts else max(self.threshold, best_p - REPORT_BAND)):
                 continue
-            if verb is not None and not self._counts_for(verb, choice, snapshot, part):
+            if counting and counting.verb and not self._counts_for(counting, choice, snapshot):
                 continue
             kept.append((choice, p))
         out = []
@@ -390,13 +394,16 @@ class ReaderAnswerer:
             )
         return out
 
-    def _question_verb(self, question: str) -> str | None:
-        """The term of the verb a count question asks about ("killed" in "how many were
-        killed"), when the analyzer is at hand."""
-        if self.analyzer is None:
-            return None
-        verb = question_verb(question)
-        return self.analyzer.term(verb) if verb else None
+    def _counting(self, question: str) -> Counting:
+        """What a count question counts; its verb as a term ("kill"), when the analyzer is
+        at hand."""
+        verb = question_verb(question) if self.analyzer is not None else None
+        noun = counted_noun(question)
+        return Counting(
+            self.analyzer.term(verb) if verb and self.analyzer is not None else None,
+            noun,
+            noun is not None or bool(ASKS_A_PART.search(question)),
+        )
 
     def _of_a_day(self, best: SpanChoice, choices: Sequence[SpanChoice]) -> SpanChoice:
         """For a date question, the best span unless it names no time at all ("start of the
@@ -407,23 +414,20 @@ class ReaderAnswerer:
 
     def _of_the_role(
         self,
-        verb: str | None,
+        counting: Counting,
         best: SpanChoice,
         choices: Sequence[SpanChoice],
         snapshot: Snapshot,
-        part: bool = False,
     ) -> SpanChoice:
         """The best span, unless its figure belongs to another verb or role than the
         question's ("how many died" read as "about 60 were wounded") and another span holds
         one figure of the question's; then that span."""
-        if verb is None or self._counts_for(verb, best, snapshot, part):
+        if counting.verb is None or self._counts_for(counting, best, snapshot):
             return best
         return self._first_sure(
             best,
             choices,
-            lambda c: (
-                len(find_quantities(c.text)) == 1 and self._counts_for(verb, c, snapshot, part)
-            ),
+            lambda c: len(find_quantities(c.text)) == 1 and self._counts_for(counting, c, snapshot),
         )
 
     def _first_sure(
@@ -440,19 +444,13 @@ class ReaderAnswerer:
             best,
         )
 
-    def _one_figure(
-        self,
-        verb: str | None,
-        noun: str | None,
-        best: SpanChoice,
-        snapshot: Snapshot,
-        part: bool = False,
-    ) -> SpanChoice:
+    def _one_figure(self, counting: Counting, best: SpanChoice, snapshot: Snapshot) -> SpanChoice:
         """A span of two figures ("three people were killed and 8", "19 women and nine")
         cut to the one that belongs to the question's verb, or else is followed by what it
         counts ("nine children" for "how many children"), when exactly one does; else the
         span as it is."""
         figures = find_quantities(best.text)
+        verb, noun = counting.verb, counting.noun
         if len(figures) < 2 or (verb is None and noun is None):
             return best
         parts = [
@@ -465,7 +463,7 @@ class ReaderAnswerer:
             for q in figures
         ]
         if verb is not None:
-            fitting = [p for p in parts if self._counts_for(verb, p, snapshot, part)]
+            fitting = [p for p in parts if self._counts_for(counting, p, snapshot)]
             if len(fitting) == 1:
                 return fitting[0]
         if noun is not None:
@@ -486,23 +484,22 @@ class ReaderAnswerer:
         clause = re.split(r"[,.;:()]|\band\b", text[end : end + 60], maxsplit=1)[0]
         return bool(counted) and counted[0] in self.terms(clause)[:3]
 
-    def _counts_for(
-        self, verb: str, choice: SpanChoice, snapshot: Snapshot, part: bool = False
-    ) -> bool:
+    def _counts_for(self, counting: Counting, choice: SpanChoice, snapshot: Snapshot) -> bool:
         """False when the figure belongs to another verb of a sentence that also has the
         question's ("wounding 11" beside "killing six" for "how many were killed"), when
         the question asks about the killed or the wounded and the sentence names neither
         ("about 3,000 families shelter there"), or when the figure is a part of another
-        ("two of the dead were children") and the question does not ask for a part (`part`:
-        "how many children", "how many of the wounded")."""
-        assert self.analyzer is not None
+        ("two of the dead were children") and the question does not ask for a part ("how many
+        children", "how many of the wounded")."""
+        assert self.analyzer is not None and counting.verb is not None
+        verb = counting.verb
         article = snapshot.articles[choice.passage.doc_id]
         sentence = _sentence_of(article.text, article_sentences(article), choice.start, choice.end)
         figures = find_quantities(choice.text)
         start, end = choice.start, choice.end  # the figure itself, within the span
         if figures:
             start, end = choice.start + figures[0].start, choice.start + figures[0].end
-        if not part and PARTITIVE.match(article.text, end):
+        if not counting.part and PARTITIVE.match(article.text, end):
             return False  # a part of a figure ("two of the dead were children"), not one
         terms = set(self.analyzer.terms(sentence.text))
         role = next((r for r in ROLES if verb in r), None)
