@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.embedding import HashingEmbedder
 from rag.pipeline import Pipeline
 from rag.reader import DEFAULT_ARTIFACT_DIR, ReaderError, artifact_exists
 from rag.reader.artifact import ADAPTER_FILE
@@ -56,14 +57,18 @@ def test_a_tampered_adapter_is_refused_with_a_clear_message(tmp_path: Path, sett
     data = bytearray((copy / ADAPTER_FILE).read_bytes())
     data[-10] ^= 0xFF
     (copy / ADAPTER_FILE).write_bytes(bytes(data))
-    pipeline = Pipeline(settings.model_copy(update={"reader_dir": copy, "answerer": "reader"}))
+    pipeline = Pipeline(
+        settings.model_copy(update={"reader_dir": copy, "answerer": "reader"}),
+        embedder=HashingEmbedder(dim=64),  # the reader is refused before any model matters
+    )
     with pytest.raises(ReaderError, match="does not match its manifest"):
         _ = pipeline.answerer
 
 
 def test_asking_for_the_reader_without_an_artifact_says_how_to_get_one(tmp_path, settings) -> None:
     pipeline = Pipeline(
-        settings.model_copy(update={"reader_dir": tmp_path / "none", "answerer": "reader"})
+        settings.model_copy(update={"reader_dir": tmp_path / "none", "answerer": "reader"}),
+        embedder=HashingEmbedder(dim=64),
     )
     with pytest.raises(ReaderError, match="no reader artifact"):
         _ = pipeline.answerer
