@@ -244,7 +244,13 @@ QUESTION_SAID = re.compile(
     r"(?i:report|reported|say|said|confirm|confirmed|announce|announced)\s+"
     r"(?:(?i:were|was|had\s+been|have\s+been)\s+)?([a-z]+ed)\b"
 )
-PLACE_PREPOSITIONS = frozenset({"among", "between", "near", "under", "inside", "behind", "within"})
+# what follows "was"/"were" in a question without being its verb ("how many children were
+# among the dead", "what was the name")
+NOT_A_VERB = (
+    frozenset({"the", "a", "an", "it", "there", "not"})
+    | PREPOSITIONS
+    | {"among", "between", "near", "under", "inside", "behind", "within"}
+)
 # "were reported killed", "were confirmed injured": the report's verb is the one after it
 REPORTED = frozenset({"reported", "said", "confirmed", "believed", "feared", "thought", "known"})
 REPORTED_AS = re.compile(r"\s+(?:to\s+have\s+been\s+)?([a-z]+ed)\b")
@@ -278,10 +284,8 @@ def question_verb(question: str) -> str | None:
         or QUESTION_INTRANSITIVE.match(question)
         or QUESTION_SAID.match(question)
     )
-    if match is None or match.group(1).lower() in {"the", "a", "an", "it", "there", "not"}:
+    if match is None or match.group(1).lower() in NOT_A_VERB:
         return None
-    if match.group(1).lower() in PREPOSITIONS | PLACE_PREPOSITIONS:
-        return None  # "how many children were among the dead": no verb
     if re.match(r"\s+(?:to|that)\b", question[match.end() :]):
         return None  # "what was believed to be the cause": the complement, not a subject
     verb = match.group(1).lower()

@@ -397,7 +397,7 @@ class ReaderAnswerer:
     def _counting(self, question: str) -> Counting:
         """What a count question counts; its verb as a term ("kill"), when the analyzer is
         at hand."""
-        verb = question_verb(question) if self.analyzer is not None else None
+        verb = question_verb(question)
         noun = counted_noun(question)
         return Counting(
             self.analyzer.term(verb) if verb and self.analyzer is not None else None,
