@@ -9,6 +9,7 @@ from pathlib import Path
 
 def quantize_int8(source: Path, target: Path) -> Path:
     """Write `target`, the int8-weight copy of `source` (activations stay float), atomically."""
+    from onnx import TensorProto
     from onnxruntime.quantization import (  # type: ignore[import-untyped]
         QuantType,
         quantize_dynamic,
@@ -21,7 +22,14 @@ def quantize_int8(source: Path, target: Path) -> Path:
     root = logging.getLogger()
     root.addHandler(quiet)
     try:
-        quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
+        quantize_dynamic(
+            str(source),
+            str(tmp),
+            weight_type=QuantType.QInt8,
+            # fused operators (Attention, SkipLayerNormalization) are in a domain that shape
+            # inference does not type: their outputs are float
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},
+        )
     finally:
         root.removeHandler(quiet)
     os.replace(tmp, target)

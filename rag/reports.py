@@ -80,8 +80,11 @@ class Report:
         return self.event_date or (self.published_at or "")[:10] or None
 
     def order(self) -> tuple[str, str, int]:
-        """Sort key, oldest first: the time, then the publication, an 'up from' before its update."""
-        return (self.when or "", (self.published_at or "")[:10], 0 if self.earlier else 1)
+        """Sort key, oldest first: the publication, then the day the text names, an 'up from'
+        before its update. A later article's "the toll from Sunday's strike has reached 10"
+        names the day of the strike, not of the figure: 10 is newer than Monday's "seven"."""
+        published = (self.published_at or "")[:10]
+        return (published or self.when or "", self.when or "", 0 if self.earlier else 1)
 
     def to_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -291,6 +294,12 @@ def _matches_source(report: Report, wanted: set[str], terms: Callable[[str], lis
     return bool(wanted <= {_side(t) for t in terms(quotes)})
 
 
+def _said_on(report: Report) -> list[str | None]:
+    """The days a report was published, one per citation (a figure repeated by a later
+    article was known from the first), else the day its text names."""
+    return [c.published_at for c in report.citations if c.published_at] or [report.event_date]
+
+
 def agreement_of(reports: Sequence[Report]) -> str | None:
     """single, consistent, updated or disputed (reports oldest first, one per value)."""
     real = [r for r in reports if not r.earlier] or list(reports)
@@ -326,8 +335,8 @@ def decide(
         pool = scoped or pool
     scope: TimeScope | None = time_scope(question)
     if scope is not None and scope.names_a_time:
-        if scope.until:  # "as of June 5": the figures known by then, by when they were said
-            dated = [r for r in pool if scope.matches(r.published_at or r.event_date)]
+        if scope.until:  # "as of June 5": the figures known by then, by when first said
+            dated = [r for r in pool if any(scope.matches(day) for day in _said_on(r))]
         elif REPORTED_ON.search(question):  # "the toll reported on June 5": when it was said
             dated = [r for r in pool if scope.matches(r.published_at)]
         else:
@@ -345,7 +354,9 @@ def decide(
     else:
         latest = pool[-1]
         tied = [r for r in pool if r.order()[:2] == latest.order()[:2] and not r.earlier]
-        chosen = max(tied, key=lambda r: r.confidence) if len(tied) > 1 else latest
+        # of figures given at one time, one phrased as an update ("has risen to 17") is the
+        # newest word: the others are older figures or figures of something else
+        chosen = max(tied, key=lambda r: (r.change, r.confidence)) if len(tied) > 1 else latest
     message = None
     if agreement == "disputed":
         tied = [r for r in reports if r.order()[:2] == reports[-1].order()[:2] and not r.earlier]

@@ -318,6 +318,16 @@ def test_onnx_export_agrees_with_torch(artifact_copy: Path) -> None:
     assert spans and spans[0].text == WINDOWS[0][spans[0].start : spans[0].end]
 
 
+def test_the_int8_export_is_the_fused_graph(artifact_copy: Path) -> None:
+    """One Attention operator per layer (about 1.5x faster on the CPU than the traced one)."""
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    load_reader(artifact_copy, base_dir=BASE, backend="onnx", quantize=True)
+    graph = next((artifact_copy / "onnx").glob("*-int8.onnx"))
+    ops = [node.op_type for node in onnx.load(str(graph)).graph.node]
+    assert ops.count("QAttention") == 6 and "SkipLayerNormalization" in ops  # MiniLM-L6
+
+
 def test_a_cached_export_is_used_without_building_the_torch_model(
     artifact_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -107,6 +107,66 @@ def test_as_of_a_day_is_the_latest_figure_said_by_then() -> None:
     assert ask("How many were killed on June 4?") == "17"
 
 
+def test_a_later_article_naming_the_day_of_the_strike_still_gives_the_newer_figure() -> None:
+    """ "Sunday's strike" dates the strike, not the figure: a toll published on Thursday is
+    newer than Tuesday's, whatever day its sentence names."""
+    tuesday = cand(
+        "seven",
+        "The death toll from the strike on the bus station rose to seven, rescuers said.",
+        doc="b",
+        source="Wire",
+        published="2025-09-16",
+    )
+    thursday = cand(
+        "10",
+        "The toll from Sunday's strike on the bus station has reached 10 dead, the mayor said.",
+        doc="c",
+        source="Review",
+        published="2025-09-18",
+    )
+    reports = reports_of([thursday, tuesday], AnswerType.COUNT, {})
+    assert reports[-1].event_date == "2025-09-14"  # the day named, kept on the report
+    assert [r.answer for r in reports] == ["seven", "10"]
+    assert decide("What is the death toll from the strike?", reports, TERMS).chosen.answer == "10"
+
+
+def test_of_figures_given_at_one_time_the_update_answers() -> None:
+    risen = cand(
+        "17",
+        "The toll from the strike on the tents has risen to 17 dead, the ministry said.",
+        doc="b",
+        source="Chronicle",
+        published="2025-08-13",
+        p=0.45,
+    )
+    other = cand(
+        "hundreds",
+        "The UN said strikes on tent areas had killed hundreds of people in recent weeks.",
+        doc="b",
+        source="Chronicle",
+        published="2025-08-13",
+        p=0.75,
+    )
+    reports = reports_of([other, risen], AnswerType.COUNT, {})
+    assert (
+        decide("How many people were killed in the strike?", reports, TERMS).chosen.answer == "17"
+    )
+
+
+def test_a_figure_repeated_later_was_known_as_of_its_first_publication() -> None:
+    repeated = cand(
+        "17",
+        "The hospital said it had registered 17 people killed in Monday night's strike.",
+        doc="c",
+        source="Field Reports",
+        published="2024-06-07",
+    )
+    reports = reports_of([THURSDAY, MONDAY, repeated], AnswerType.COUNT, {"a": 1, "b": 1})
+    seventeen = next(r for r in reports if r.normalized == 17)
+    assert seventeen.published_at == "2024-06-07" and len(seventeen.citations) == 2
+    assert decide("What was the toll as of June 6?", reports, TERMS).chosen.normalized == 17
+
+
 def test_two_sides_with_different_figures_at_the_same_time_are_disputed() -> None:
     kyiv = cand(
         "41",

@@ -1,4 +1,8 @@
-"""Optional ONNX Runtime backend: the merged reader exported once, int8-quantized, then cached.
+"""Optional ONNX Runtime backend: the merged reader exported once, fused, int8-quantized, cached.
+
+The export traces BERT's eager attention, which ONNX Runtime's transformer optimizer fuses into
+one Attention operator per layer (with embedding + layer norm, bias + GELU and skip + layer norm
+fused too); the int8 copy of that graph reads about 1.5x faster on the CPU than the unfused one.
 
 The ONNX file is derived data (base + adapter), never committed: it is rebuilt when missing, under
 a name made of both checksums, so a new adapter or base can never run with a stale export.
@@ -6,6 +10,7 @@ a name made of both checksums, so a new adapter or base can never run with a sta
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import warnings
@@ -23,31 +28,59 @@ if TYPE_CHECKING:
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUTS = ("start_logits", "end_logits")
+GRAPH = "fused"  # in the cache names: an export of another layout is never picked up
 CACHE_SUBDIR = "onnx"  # git-ignored, inside the artifact folder when writable
 
 
 def export_onnx(module: SpanReader, path: Path) -> Path:
-    """Write the (merged) reader as an ONNX graph with dynamic batch and length."""
+    """Write the (merged) reader as a fused ONNX graph with dynamic batch and length."""
     import torch
 
     module = module.eval()
+    encoder: Any = module.encoder
+    attention = encoder.config._attn_implementation
+    encoder.set_attn_implementation("eager")  # SDPA traces to a graph nothing fuses
     example = tuple(torch.ones((1, 8), dtype=torch.int64) for _ in INPUTS)
     dynamic = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, *OUTPUTS)}
-    tmp = path.with_name(path.name + ".tmp")
-    with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer notes about Python control flow in BERT
-        torch.onnx.export(
-            module,
-            example,
-            str(tmp),
-            input_names=list(INPUTS),
-            output_names=list(OUTPUTS),
-            dynamic_axes=dynamic,
-            opset_version=OPSET,
-            dynamo=False,  # the TorchScript exporter needs no onnxscript
-        )
-    os.replace(tmp, path)
+    traced = path.with_name(f"{path.name}.traced{os.getpid()}")
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer notes about Python control flow in BERT
+            torch.onnx.export(
+                module,
+                example,
+                str(traced),
+                input_names=list(INPUTS),
+                output_names=list(OUTPUTS),
+                dynamic_axes=dynamic,
+                opset_version=OPSET,
+                dynamo=False,  # the TorchScript exporter needs no onnxscript
+            )
+        fuse_bert(traced, path, encoder.config.num_attention_heads, encoder.config.hidden_size)
+    finally:
+        encoder.set_attn_implementation(attention)
+        traced.unlink(missing_ok=True)
     return path
+
+
+def fuse_bert(source: Path, target: Path, heads: int, hidden: int) -> Path:
+    """ONNX Runtime's BERT fusions applied to `source`, written atomically to `target`.
+
+    Same function to 1e-5; a graph without the patterns is written back unchanged.
+    """
+    from onnxruntime.transformers.optimizer import optimize_model  # type: ignore[import-untyped]
+
+    quiet = logging.NullHandler()  # the optimizer logs through the root logger, as the quantizer
+    root = logging.getLogger()
+    root.addHandler(quiet)
+    try:
+        fused = optimize_model(str(source), model_type="bert", num_heads=heads, hidden_size=hidden)
+    finally:
+        root.removeHandler(quiet)
+    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+    fused.save_model_to_file(str(tmp))
+    os.replace(tmp, target)
+    return target
 
 
 class OnnxSpanModel:
@@ -92,7 +125,7 @@ def cache_dir(artifact_dir: Path) -> Path:
 def export_paths(artifact_dir: Path, manifest: ReaderManifest) -> tuple[Path, Path]:
     """Where this adapter's fp32 and int8 exports are (or will be) cached."""
     folder = cache_dir(artifact_dir)
-    stem = f"reader-{manifest.base_sha256[:12]}-{manifest.adapter_sha256[:12]}"
+    stem = f"reader-{manifest.base_sha256[:12]}-{manifest.adapter_sha256[:12]}-{GRAPH}"
     return folder / f"{stem}-fp32.onnx", folder / f"{stem}-int8.onnx"
 
 
