@@ -12,6 +12,7 @@ passages agree.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -42,7 +43,7 @@ from rag.voice import COUNTING, count_fit, governing_verb
 
 if TYPE_CHECKING:
     from rag.documents import Article
-    from rag.reader.inference import Reader
+    from rag.reader.inference import Reader, SpanProposal
 
 MAX_CITATIONS = 3
 NAMES_A_TIME = re.compile(rf"{YEAR.pattern}|\b(?:{MONTHS_RE})(?!\w)")  # "2022", "in March"
@@ -150,6 +151,24 @@ def narrowed(choice: SpanChoice) -> SpanChoice:
     return replace(choice, start=start, end=end, text=choice.text[part[0] : part[1]])
 
 
+def _pooled(spans: Sequence[SpanProposal]) -> list[float]:
+    """Each span's score pooled (log-sum-exp) with the window's other spans of the same value
+    ("at least 21", "21 civilians" and "21" are one figure): the reader's belief in a figure
+    is spread over the boundaries it might have."""
+    keys = []
+    for span in spans:
+        found = find_quantities(span.text)
+        keys.append(
+            found[0].value if len(found) == 1 and found[0].value is not None else _key(span.text)
+        )
+    out = []
+    for key in keys:
+        group = [sp.score for sp, k in zip(spans, keys, strict=True) if k == key]
+        top = max(group)
+        out.append(top + math.log(sum(math.exp(g - top) for g in group)))
+    return out
+
+
 def _key(text: str) -> str:
     """What two spans must share to be the same answer.
 
@@ -211,6 +230,7 @@ class ReaderAnswerer:
         prefer_typed: bool = False,
         narrow_counts: bool = True,
         analyzer: Analyzer | None = None,
+        pool_values: bool = True,
     ) -> None:
         calibration = reader.manifest.calibration
         if calibration is None:
@@ -224,6 +244,7 @@ class ReaderAnswerer:
         self.threshold = calibration.threshold if threshold is None else threshold
         self.prefer_typed = prefer_typed
         self.narrow_counts = narrow_counts
+        self.pool_values = pool_values
         self.analyzer = analyzer
         self.passage_weight = reader.manifest.passage_weight
         self._vocabularies: dict[tuple[str, int, int], frozenset[str]] = {}
@@ -232,27 +253,31 @@ class ReaderAnswerer:
     def choices(self, question: str, passages: Sequence[Passage]) -> list[SpanChoice]:
         """Every span the reader proposes in the passages, best first: by the reader's score
         plus the artifact's passage weight times the passage's retrieval score (raw span scores
-        of different passages are not comparable; measured in rag.reader.calibrate)."""
+        of different passages are not comparable; measured in rag.reader.calibrate). With
+        `pool_values` a span's score is that of its value in its window (`_pooled`): "at
+        least 21" at P 0.363 beside "21" and "at least 21 civilians" had abstained."""
         readings = self.reader.read(question, [p.text for p in passages])
         tops = [_key(r.best.text) if r.best else None for r in readings]
         weight = self.passage_weight
         out = []
         for i, (passage, reading) in enumerate(zip(passages, readings, strict=True)):
             others = len(passages) - 1
-            for span in reading.spans:
+            pooled = _pooled(reading.spans) if self.pool_values else None
+            for n, span in enumerate(reading.spans):
                 key = _key(span.text)
                 agree = sum(1 for j, t in enumerate(tops) if j != i and t == key)
+                score = pooled[n] if pooled is not None else span.score
                 out.append(
                     SpanChoice(
                         passage=passage,
                         start=passage.start + span.start,
                         end=passage.start + span.end,
                         text=span.text,
-                        score=span.score,
-                        margin=reading.no_answer - span.score,
+                        score=score,
+                        margin=reading.no_answer - score,
                         retrieval=float(passage.dense_score or 0.0),
                         agreement=agree / others if others else 0.0,
-                        rank=span.score + weight * passage.score,
+                        rank=score + weight * passage.score,
                     )
                 )
         return sorted(out, key=lambda c: -c.rank)

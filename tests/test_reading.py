@@ -366,3 +366,26 @@ def test_a_figure_a_role_s_verb_governs_counts_that_role_only() -> None:
     assert ask("How many soldiers were missing in Izium?").answer == "Three"
     # asked through a reporting verb, the role is not the question's to tell
     assert ask("How many soldiers were reported killed in Izium?").answer == "Six"
+
+
+def test_spans_of_one_figure_pool_their_scores() -> None:
+    """The reader's belief in a figure is spread over the boundaries it might have: "at least
+    21" and "21" are one answer, surer together than either alone."""
+    text = "Shelling killed at least 21 civilians in the market in Izium, doctors said."
+    article = Article(id="one", title="Izium", text=text)
+    reader = StubReader({"at least 21": 1.0, "21 civilians": 0.9, "21": 0.8}, no_answer=1.2)
+
+    def ask(**kw):
+        answerer = ReaderAnswerer(reader, load_lexicon(), analyzer=Analyzer({}), **kw)
+        return answerer.answer(
+            "How many civilians were killed in Izium?",
+            [passage(article, 0, len(text))],
+            StubSnapshot(article),
+            5,
+        )
+
+    alone = ask(pool_values=False)  # the best span's margin, 0.2, is under the 0.5 cut
+    assert alone.abstained
+    pooled = ask()
+    assert not pooled.abstained and pooled.normalized == 21
+    assert pooled.confidence > 0.5 > 1.0 - alone.confidence
