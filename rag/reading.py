@@ -52,7 +52,11 @@ NAMES_A_TIME = re.compile(rf"{YEAR.pattern}|\b(?:{MONTHS_RE})(?!\w)")  # "2022",
 # later toll less sure than the first one would never be shown.
 REPORT_BAND = 0.3
 VOCABULARIES_KEPT = 1024
-PARTITIVE = re.compile(r"\s+of\s+(?:the|them|those|whom|these)\b", re.I)  # "two of the dead"
+# "two of the dead", "five police officers were among the 14 wounded": a part of a figure
+PARTITIVE = re.compile(
+    r"\s+of\s+(?:the|them|those|whom|these)\b|(?:\s+[\w'-]+){0,3}?\s+(?:were|was)\s+among\b",
+    re.I,
+)
 # The two roles conflict reports count most, by index term: a count question about one is
 # answered in other reports by a figure in a sentence that names the role in some word.
 ROLES = (

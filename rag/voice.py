@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 
 from rag.describe import CLAUSE
-from rag.question import AnswerType
+from rag.question import NOT_A_VERB, AnswerType
 from rag.spans import Candidate
 from rag.text import Token
 
@@ -47,7 +47,10 @@ def _verb_after(text: str, tokens: list[Token], i: int) -> Token | None:
             k = j + 1
             while k < len(tokens) and tokens[k].text.lower() in ADVERBS | AUX:
                 k += 1
-            return tokens[k] if k < len(tokens) else None
+            # "five police officers were among the 14 wounded": no verb of the five
+            return (
+                tokens[k] if k < len(tokens) and tokens[k].text.lower() not in NOT_A_VERB else None
+            )
         if low.endswith("ed"):
             return tokens[j]
     return None
@@ -114,6 +117,10 @@ def governing_verb(text: str, tokens: list[Token], cand: Candidate) -> Token | N
     >>> [(c.text, getattr(governing_verb(t, words(t), c), "text", None))
     ...  for c in quantity_candidates(t)]
     [('34', None), ('about 60', 'wounded')]
+    >>> t = "Five police officers were among the 14 people wounded."
+    >>> [(c.text, getattr(governing_verb(t, words(t), c), "text", None))
+    ...  for c in quantity_candidates(t)]
+    [('Five', None), ('14', 'wounded')]
     """
     first = next((i for i, t in enumerate(tokens) if t.start >= cand.start), None)
     last = next((i for i in range(len(tokens) - 1, -1, -1) if tokens[i].end <= cand.end), None)

@@ -389,3 +389,10 @@ def test_spans_of_one_figure_pool_their_scores() -> None:
     pooled = ask()
     assert not pooled.abstained and pooled.normalized == 21
     assert pooled.confidence > 0.5 > 1.0 - alone.confidence
+
+
+def test_a_part_named_by_its_noun_answers_how_many_of_that_noun() -> None:
+    text = "Five police officers were among the 14 people wounded in the bombing in Izium."
+    ask = one_article(text, {"Five police officers were among the 14": 6.0, "14": 5.0})
+    assert ask("How many police officers were wounded in Izium?").answer == "Five"
+    assert ask("How many people were wounded in Izium?").answer == "14"
