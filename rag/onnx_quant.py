@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+
+@contextmanager
+def quiet_root_logger() -> Iterator[None]:
+    """ONNX Runtime's quantizer and optimizer warn through `logging.warning`, which configures
+    the root logger when nothing has: every library's debug lines would then reach the user's
+    terminal. A handler on the root logger for the duration keeps it unconfigured."""
+    quiet = logging.NullHandler()
+    root = logging.getLogger()
+    root.addHandler(quiet)
+    try:
+        yield
+    finally:
+        root.removeHandler(quiet)
 
 
 def quantize_int8(source: Path, target: Path) -> Path:
@@ -16,12 +32,7 @@ def quantize_int8(source: Path, target: Path) -> Path:
     )
 
     tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
-    # The quantizer warns through `logging.warning`, which configures the root logger when
-    # nothing has: every library's debug lines would then reach the user's terminal.
-    quiet = logging.NullHandler()
-    root = logging.getLogger()
-    root.addHandler(quiet)
-    try:
+    with quiet_root_logger():
         quantize_dynamic(
             str(source),
             str(tmp),
@@ -30,7 +41,5 @@ def quantize_int8(source: Path, target: Path) -> Path:
             # inference does not type: their outputs are float
             extra_options={"DefaultTensorType": TensorProto.FLOAT},
         )
-    finally:
-        root.removeHandler(quiet)
     os.replace(tmp, target)
     return target

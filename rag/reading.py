@@ -12,11 +12,12 @@ passages agree.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from rag.answering import NO_ANSWER, Answer, Citation
 from rag.attribution import DATELINE, attribution
@@ -159,18 +160,17 @@ def _pooled(spans: Sequence[SpanProposal]) -> list[float]:
     """Each span's score pooled (log-sum-exp) with the window's other spans of the same value
     ("at least 21", "21 civilians" and "21" are one figure): the reader's belief in a figure
     is spread over the boundaries it might have."""
-    keys = []
-    for span in spans:
-        found = find_quantities(span.text)
-        keys.append(
-            found[0].value if len(found) == 1 and found[0].value is not None else _key(span.text)
-        )
-    out = []
-    for key in keys:
-        group = [sp.score for sp, k in zip(spans, keys, strict=True) if k == key]
-        top = max(group)
-        out.append(top + math.log(sum(math.exp(g - top) for g in group)))
-    return out
+    keys = [_value(span.text) for span in spans]
+    groups: dict[float | str, list[float]] = {}
+    for span, key in zip(spans, keys, strict=True):
+        groups.setdefault(key, []).append(span.score)
+    return [float(np.logaddexp.reduce(groups[key])) for key in keys]
+
+
+def _value(text: str) -> float | str:
+    """A span's figure when it holds exactly one, else its words (`_key`)."""
+    found = find_quantities(text)
+    return found[0].value if len(found) == 1 and found[0].value is not None else _key(text)
 
 
 def _key(text: str) -> str:

@@ -10,7 +10,6 @@ a name made of both checksums, so a new adapter or base can never run with a sta
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 import warnings
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.onnx_quant import quantize_int8
+from rag.onnx_quant import quantize_int8, quiet_root_logger
 from rag.reader.artifact import ReaderError, ReaderManifest
 
 if TYPE_CHECKING:
@@ -70,13 +69,8 @@ def fuse_bert(source: Path, target: Path, heads: int, hidden: int) -> Path:
     """
     from onnxruntime.transformers.optimizer import optimize_model  # type: ignore[import-untyped]
 
-    quiet = logging.NullHandler()  # the optimizer logs through the root logger, as the quantizer
-    root = logging.getLogger()
-    root.addHandler(quiet)
-    try:
+    with quiet_root_logger():
         fused = optimize_model(str(source), model_type="bert", num_heads=heads, hidden_size=hidden)
-    finally:
-        root.removeHandler(quiet)
     tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
     fused.save_model_to_file(str(tmp))
     os.replace(tmp, target)
