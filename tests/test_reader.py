@@ -414,3 +414,28 @@ def test_the_answering_tokenizer_cuts_the_same_windows_as_transformers(pad_to_ma
         "sample",
     ):
         assert np.array_equal(getattr(got, name), getattr(want, name)), name
+
+
+def test_the_answering_tokenizer_is_safe_to_share_across_threads() -> None:
+    """Requests read in threads with one tokenizer; each call sets truncation and padding on it
+    (the question alone: none; the windows: both), so unguarded calls gave ragged windows."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rag.reader.tokens import load_pair_tokenizer
+
+    tokenizer = load_pair_tokenizer(BASE)
+    contexts = ["Filler words come first. " * 40 + "Three people were wounded.", *WINDOWS]
+    questions = ["how many were wounded?"] * len(contexts)
+    kwargs = {"max_seq_len": 64, "stride": 16, "max_question_tokens": 16}
+    want = encode(tokenizer, questions, contexts, **kwargs)
+
+    def windows(_: int) -> list[np.ndarray]:
+        got = encode(tokenizer, questions, contexts, **kwargs)
+        return [got.input_ids, got.offsets, got.sample]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(windows, range(400)))
+    for ids, offsets, sample in results:
+        assert np.array_equal(ids, want.input_ids)
+        assert np.array_equal(offsets, want.offsets)
+        assert np.array_equal(sample, want.sample)

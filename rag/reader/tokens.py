@@ -10,6 +10,7 @@ tests/test_reader.py checks that both give identical windows.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,18 @@ TOKENIZER_FILE = "tokenizer.json"
 
 
 class PairTokenizer:
-    """`tokenizer(questions, contexts, ...)` -> the dict of lists transformers would return."""
+    """`tokenizer(questions, contexts, ...)` -> the dict of lists transformers would return.
+
+    Safe to share across threads: truncation and padding are settings of the Rust tokenizer, so
+    setting them and encoding hold one lock (without it, a request that set "no padding" while
+    another encoded gave that one ragged windows: a 500 under concurrent /ask).
+    """
 
     def __init__(self, tokenizer_json: Path) -> None:
         from tokenizers import Tokenizer
 
         self.tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        self._lock = threading.Lock()
         padding = self.tokenizer.padding or {}
         self.pad_id = int(padding.get("pad_id", self.tokenizer.token_to_id("[PAD]") or 0))
         self.pad_token = str(padding.get("pad_token", "[PAD]"))
@@ -43,21 +50,22 @@ class PairTokenizer:
         padding: str | bool = False,
     ) -> dict[str, Any]:
         tok = self.tokenizer
-        if truncation and max_length:
-            strategy = "only_second" if truncation == "only_second" else "longest_first"
-            tok.enable_truncation(max_length, stride=stride, strategy=strategy)
-        else:
-            tok.no_truncation()
-        if padding in ("longest", True):
-            tok.enable_padding(pad_id=self.pad_id, pad_token=self.pad_token)
-        elif padding == "max_length" and max_length:
-            tok.enable_padding(pad_id=self.pad_id, pad_token=self.pad_token, length=max_length)
-        else:
-            tok.no_padding()
         inputs: list[Any] = (
             list(text) if text_pair is None else list(zip(text, text_pair, strict=True))
         )
-        encodings = tok.encode_batch(inputs, add_special_tokens=add_special_tokens)
+        with self._lock:
+            if truncation and max_length:
+                strategy = "only_second" if truncation == "only_second" else "longest_first"
+                tok.enable_truncation(max_length, stride=stride, strategy=strategy)
+            else:
+                tok.no_truncation()
+            if padding in ("longest", True):
+                tok.enable_padding(pad_id=self.pad_id, pad_token=self.pad_token)
+            elif padding == "max_length" and max_length:
+                tok.enable_padding(pad_id=self.pad_id, pad_token=self.pad_token, length=max_length)
+            else:
+                tok.no_padding()
+            encodings = tok.encode_batch(inputs, add_special_tokens=add_special_tokens)
         out: dict[str, list[Any]] = {"input_ids": [], "attention_mask": []}
         if return_token_type_ids:
             out["token_type_ids"] = []
