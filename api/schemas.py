@@ -108,7 +108,8 @@ class CitationOut(BaseModel):
     end: int
     score: float
     answer_start: int | None = Field(
-        description="the answer is article.text[answer_start:answer_end]"
+        description="the answer is article.text[answer_start:answer_end] (where an article "
+        "words the same value otherwise, e.g. 'four' for '4', its own words)"
     )
     answer_end: int | None
 

@@ -253,7 +253,8 @@ def _merge(kept: Report, other: Report) -> Report:
     else:
         latest, earliest = (other, kept) if other.order() > kept.order() else (kept, other)
     seen = {(c.doc_id, c.answer_start) for c in latest.citations}
-    extra = [c for c in earliest.citations if (c.doc_id, c.answer_start) not in seen]
+    worded = [_worded(c, latest.answer) for c in earliest.citations]
+    extra = [c for c in worded if (c.doc_id, c.answer_start) not in seen]
     return replace(
         latest,
         confidence=max(kept.confidence, other.confidence),
@@ -261,6 +262,27 @@ def _merge(kept: Report, other: Report) -> Report:
         earlier=kept.earlier and other.earlier,
         citations=[*latest.citations, *extra],
     )
+
+
+def _worded(citation: Citation, answer: str) -> Citation:
+    """The citation's answer characters cut to the report's words where its span holds them:
+    one article read "4 drones", another "4", and the report says "4".
+
+    >>> c = Citation("d", "t", None, None, None, "Then 4 drones fell.", 10, 29, 1.0, 15, 23)
+    >>> w = _worded(c, "4")
+    >>> w.quote[w.answer_start - w.start : w.answer_end - w.start]
+    '4'
+    >>> _worded(c, "four") == c  # the same value in other words keeps its own span
+    True
+    """
+    a, b = citation.answer_start, citation.answer_end
+    if a is None or b is None or not citation.start <= a <= b <= citation.end:
+        return citation
+    span = citation.quote[a - citation.start : b - citation.start]
+    found = re.search(rf"(?<!\w){re.escape(answer)}(?!\w)", span)
+    if span == answer or found is None:
+        return citation
+    return replace(citation, answer_start=a + found.start(), answer_end=a + found.end())
 
 
 def _normalized(text: str, answer_type: AnswerType) -> float | int | str | None:

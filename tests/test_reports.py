@@ -208,6 +208,19 @@ def test_the_same_figure_from_two_outlets_is_one_consistent_report() -> None:
     assert agreement_of(reports_of([one], AnswerType.COUNT, {})) == "single"
 
 
+def test_every_citation_of_a_report_marks_the_report_s_words() -> None:
+    """One copy read "4 drones", the other "4": the report answers "4", and each citation's
+    answer characters are "4" (the API promises article.text[answer_start:answer_end] is it)."""
+    sentence = "4 drones were shot down over Sumy overnight, the governor said."
+    wide = cand("4 drones", sentence, doc="g", source="A", published="2024-01-02")
+    narrow = cand("4", sentence, doc="h", source="B", published="2024-01-03")
+    for order in ([wide, narrow], [narrow, wide]):
+        (report,) = reports_of(order, AnswerType.COUNT, {})
+        assert report.answer == "4"
+        for c in report.citations:
+            assert c.quote[c.answer_start - c.start : c.answer_end - c.start] == "4"
+
+
 def test_a_figure_its_own_sentence_says_is_contested_is_disputed() -> None:
     later = cand(
         "nine",
