@@ -53,10 +53,11 @@ class Settings(BaseSettings):
         default=0.45, ge=0.0, le=1.0, description="The rule answerer's abstention cut."
     )
     answerer: Literal["auto", "reader", "rules"] = Field(
-        default="rules",
-        description="Who picks the answer span: the rule engine (default), the trained reader "
-        "(rag/data/reader/), or auto = the reader when its artifact is there. The reader is not "
-        "the default yet: its SQuAD-fitted confidence abstains on half the seed questions.",
+        default="auto",
+        description="Who picks the answer span: auto (default) = the trained reader "
+        "(rag/data/reader/) when its artifact is there, else the rule engine; reader; rules. On "
+        "new conflict reports the rules are confidently wrong on half their answers, the reader "
+        "on none (README, Answer quality).",
     )
     reader_dir: Path | None = Field(
         default=None, description="The reader artifact folder; default: rag/data/reader/."

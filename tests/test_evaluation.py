@@ -478,10 +478,17 @@ def test_shared_squad_files_load_when_present():
 
 # ----- the CI gate with the real model -------------------------------------------------------
 @pytest.mark.integration
-def test_seed_set_passes_the_gate_with_the_real_model(tmp_path):
-    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "index")}
+@pytest.mark.parametrize(
+    ("answerer", "gate"),
+    [("rules", "eval/gate.json"), ("auto", "eval/seed-reader-gate.json")],
+    ids=["rules", "default-reader"],
+)
+def test_seed_set_passes_the_gate_with_the_real_model(tmp_path, answerer, gate):
+    """Both seed gates .ci/run checks: the rule engine's and the default answerer's (the
+    reader); each builds its own index from seeds/ with the bundled model."""
+    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_ANSWERER": answerer}
     rag = Path(sys.executable).with_name("rag")
-    command = [str(rag), "eval", "eval/seed.jsonl", "--gate", "eval/gate.json"]
+    command = [str(rag), "eval", "eval/seed.jsonl", "--gate", gate]
     done = subprocess.run(
         command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600
     )

@@ -31,6 +31,12 @@ SUMY = Article(
 )
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Sentence vectors are the rule engine's (the reader reads passages, not sentence vectors)."""
+    return settings.model_copy(update={"answerer": "rules"})
+
+
 class RecordingEmbedder(HashingEmbedder):
     """The fake embedder, noting every text the answerer asks it to encode."""
 
