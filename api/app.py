@@ -21,7 +21,7 @@ from api.metrics import create_metrics
 from api.request_context import RequestContext
 from api.routes import ask, docs, documents, health, metrics, page
 from rag import __version__
-from rag.errors import IndexNotFound
+from rag.errors import IndexNotFound, RagError
 from rag.heap import limit_arenas
 from rag.pipeline import Pipeline, open_pipeline
 from rag.settings import Settings
@@ -79,6 +79,12 @@ def create_app(
         snapshot = await run_in_threadpool(prepare_index, ready)
         # the embedder's sessions load while the index opens; ready means both are
         await run_in_threadpool(ready.embedder.wait_ready)
+        # and the answerer: the trained reader loads (on a fresh clone, exports itself: 20 s)
+        # before the first question instead of during it
+        try:
+            await run_in_threadpool(lambda: ready.answerer)
+        except RagError as exc:  # each /ask says so; /search still serves
+            log.error("the answerer cannot load: %s", exc)
         app.state.pipeline = ready
         if snapshot is not None and api_settings.token() is not None:  # writes can come
             threading.Thread(

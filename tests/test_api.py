@@ -67,6 +67,28 @@ def test_start_up_builds_the_missing_index_from_seeds(
     assert "building it from" in caplog.text
 
 
+def test_the_answerer_loads_before_the_server_is_ready(
+    make_client: ClientFactory,
+    fake_pipeline: Pipeline,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The reader loads (on a fresh clone, exports itself) at start-up, not in the first
+    question; one that cannot load is logged, and /ask says why while /search serves."""
+    make_client()
+    assert fake_pipeline._answerer is not None
+    assert fake_pipeline._answerer.name == "reader"
+    broken = fake_pipeline.settings.model_copy(
+        update={"answerer": "reader", "reader_dir": tmp_path / "no-reader"}
+    )
+    with caplog.at_level(logging.ERROR, logger="api"):
+        client = make_client(Pipeline(broken, embedder=HashingEmbedder(dim=64)))
+    assert "the answerer cannot load" in caplog.text
+    assert client.get("/search", params={"q": "Odessa"}).status_code == 200
+    response = client.post("/ask", json={"question": ODESSA})
+    assert response.status_code == 503 and "no reader artifact" in response.text
+
+
 def test_no_index_and_no_seeds_is_503_until_the_first_article(
     make_client: ClientFactory, tmp_path: Path, auth: dict[str, str]
 ) -> None:
