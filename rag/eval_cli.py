@@ -56,7 +56,34 @@ def _squad_run(args: argparse.Namespace) -> tuple[Any, list[Any], str]:
             f"rag eval: indexed {len(squad.articles)} paragraphs of {path} in {index_dir}",
             file=sys.stderr,
         )
+    if pipeline.answerer.name == "reader":
+        warning = _seen_by_reader(pipeline, squad)
+        if warning:
+            print(f"rag eval: {warning}", file=sys.stderr)
     return pipeline, sample(squad.questions, args.limit, args.seed), squad.name
+
+
+def _seen_by_reader(pipeline: Any, squad: Any) -> str | None:
+    """A warning when the reader trained on articles of this SQuAD file: known by the articles
+    its training held out for validation (listed in the artifact's metrics.json)."""
+    from rag.reader import DEFAULT_ARTIFACT_DIR
+    from rag.reader.artifact import METRICS_FILE
+
+    directory = pipeline.settings.reader_dir or DEFAULT_ARTIFACT_DIR
+    try:
+        metrics = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8"))
+        held_out = {str(t).replace("_", " ") for t in metrics["data"]["validation_articles"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    titles = {a.title for a in squad.articles}
+    if not titles & held_out or titles <= held_out:
+        return None
+    return (
+        f"the reader trained on {len(titles - held_out)} of this file's {len(titles)} articles "
+        f"(it held out {len(titles & held_out)}), so these scores flatter it; its open-corpus "
+        f"scores on articles it never saw: {directory / 'MODEL_CARD.md'} "
+        "(python -m rag.reader.calibrate --dry-run), or RAG_ANSWERER=rules"
+    )
 
 
 def _question_run(args: argparse.Namespace) -> tuple[Any, list[Any], str]:

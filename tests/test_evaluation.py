@@ -494,3 +494,24 @@ def test_seed_set_passes_the_gate_with_the_real_model(tmp_path, answerer, gate):
     )
     assert "gate:" in done.stdout, done.stderr
     assert done.returncode == 0, done.stdout[-6000:]
+
+
+def test_squad_scores_of_the_reader_warn_when_it_trained_on_the_file(tmp_path: Path) -> None:
+    """`rag eval --squad` with the reader says so when the file holds articles it trained on
+    (the public halves: 16 of 24), and is silent for its held-out articles alone."""
+    from types import SimpleNamespace
+
+    from rag.eval_cli import _seen_by_reader
+
+    (tmp_path / "metrics.json").write_text(
+        json.dumps({"data": {"validation_articles": ["Prime_number", "Huguenot"]}})
+    )
+    pipeline = SimpleNamespace(settings=SimpleNamespace(reader_dir=tmp_path))
+
+    def squad(*titles: str) -> SimpleNamespace:
+        return SimpleNamespace(articles=[SimpleNamespace(title=t) for t in titles])
+
+    warning = _seen_by_reader(pipeline, squad("Prime number", "Huguenot", "Super Bowl 50"))
+    assert warning is not None and "trained on 1 of this file's 3 articles" in warning
+    assert _seen_by_reader(pipeline, squad("Prime number", "Huguenot")) is None
+    assert _seen_by_reader(pipeline, squad("Some other file")) is None
