@@ -120,7 +120,8 @@ def _headline(report: EvalReport) -> str:
     s = report.settings
     return (
         f"rag eval: {report.name}: {report.summary['questions']} questions; "
-        f"index {report.index_dir}; model {s['embedding_model']}; abstain threshold {s['abstain_threshold']}"
+        f"index {report.index_dir}; model {s['embedding_model']}; answerer {s.get('answerer', '?')}; "
+        f"abstain threshold {float(s['abstain_threshold']):.3f}"
     )
 
 
