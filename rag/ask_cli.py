@@ -162,9 +162,25 @@ def report_lines(doc: dict[str, Any]) -> list[str]:
         report = reports[i]
         label = "also" if doc["agreement"] == "disputed" else "later" if i > chosen else "earlier"
         who = report.get("attribution") or report.get("source") or "unattributed"
-        when = report.get("event_date") or (report.get("published_at") or "")[:10] or "undated"
-        lines.append(f"  {label}: {report['answer']}, {who}, {when}")
+        lines.append(f"  {label}: {report['answer']}, {who}, {report_when(report)}")
     return lines
+
+
+def report_when(report: dict[str, Any]) -> str:
+    """When a figure was given (its article's date: the timeline's order), and the day of the
+    event it counts when the text names another ("the toll from Tuesday's shelling has risen to
+    9", published on Friday).
+
+    >>> report_when({"published_at": "2024-07-12T08:00:00Z", "event_date": "2024-07-09"})
+    '2024-07-12 (event 2024-07-09)'
+    >>> report_when({"published_at": None, "event_date": "2024-07-09"})
+    '2024-07-09'
+    """
+    published = (report.get("published_at") or "")[:10]
+    event = report.get("event_date")
+    if published and event and event != published:
+        return f"{published} (event {event})"
+    return published or event or "undated"
 
 
 def render_passages(doc: dict[str, Any]) -> str:

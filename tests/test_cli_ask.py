@@ -270,3 +270,6 @@ def test_other_reports_are_labelled_earlier_or_later_than_the_chosen_one() -> No
         "  later: Wednesday, c, 2026-06-18",
         "  earlier: Monday, b, 2026-06-14",
     ]
+    # a figure given on the 18th about the 14th's event: both days, the figure's first
+    reports[2] = {**reports[2], "event_date": "2026-06-14"}
+    assert report_lines(doc)[1] == "  later: Wednesday, c, 2026-06-18 (event 2026-06-14)"

@@ -161,7 +161,10 @@ function reportsNode(doc) {
   const chosen = new Set(doc.citations.map((c) => `${c.doc_id}:${c.answer_start}`));
   const items = reports.map((r) => {
     const isChosen = r.citations.some((c) => chosen.has(`${c.doc_id}:${c.answer_start}`));
-    const when = r.event_date || (r.published_at || "").slice(0, 10) || "undated";
+    // when the figure was given (the timeline's order), and the event's day where it differs
+    const published = (r.published_at || "").slice(0, 10);
+    const when = published && r.event_date && r.event_date !== published
+      ? `${published} (event ${r.event_date})` : published || r.event_date || "undated";
     const who = r.attribution || r.source || "unattributed";
     const first = r.citations[0];
     const details = el("details", { className: "report-quote" },
