@@ -90,15 +90,37 @@ def _speaker_before(sentence: str, verb_start: int) -> str | None:
     return clause
 
 
+TRAILING_TIME = re.compile(
+    r"\s*(?:(?:late |early )?(?:on|last|this) \w+(?: \d{1,2})?|yesterday|today|overnight)?"
+    r"\s*(?:[.,;]|$)",
+    re.I,
+)
+
+
 def _speaker_after(sentence: str, verb_end: int) -> str | None:
-    """Trailing attribution: '..., officials said.' or '..., said the governor.'"""
+    """Trailing attribution: '..., officials said.', '..., officials said on Friday.',
+    '..., the regional governor, Ivan Fedorov, said.' or '..., said the governor.'
+
+    >>> s = "The toll rose to 9, the health department said on Friday."
+    >>> _speaker_after(s, s.index(" on"))
+    'health department'
+    >>> s = "It reached 10 dead, the city's mayor, Oleksandr Hnatenko, said yesterday."
+    >>> _speaker_after(s, s.index(" yesterday"))  # had been 'yesterday': the word after the verb
+    'Oleksandr Hnatenko'
+    >>> _speaker_after("Ten people died, said yesterday.", 21) is None
+    True
+    >>> s = "Six were killed, the head of the region, Ivan Fedorov, said."
+    >>> _speaker_after(s, len(s) - 1)
+    'Ivan Fedorov'
+    """
     head, rest = sentence[:verb_end].rstrip(), sentence[verb_end:]
     speaker = None
-    clause = re.search(r"[,;]\s*((?:the\s+)?[\w’' -]{2,60}?)\s+\w+$", head)
-    if clause and re.match(r"\s*(?:[.,;]|$)", rest):  # "..., officials said."
+    clause = re.search(r"[,;]\s*((?:the\s+)?[\w’' -]{2,60}?),?\s+\w+$", head)
+    if clause and TRAILING_TIME.match(rest):  # "..., officials said (on Friday)."
         speaker = clause.group(1)
     tail = re.match(r"\s+((?:the\s+)?[\w’' -]{2,60}?)\s*[.,;]", rest)
-    if speaker is None and tail and re.search(r",\s*\w+$", head):  # "..., said the governor."
+    # "..., said the governor." (not "..., said yesterday.": a time is nobody)
+    if speaker is None and tail and not TRAILING_TIME.match(rest) and re.search(r",\s*\w+$", head):
         speaker = tail.group(1)
     if speaker is None or len(speaker.split()) > MAX_SPEAKER_WORDS:
         return None
