@@ -7,10 +7,14 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import RagError
 from rag.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+    from rag.squad import SquadSet
 
 DEFAULT_SET = PROJECT_ROOT / "eval" / "seed.jsonl"
 
@@ -63,7 +67,7 @@ def _squad_run(args: argparse.Namespace) -> tuple[Any, list[Any], str]:
     return pipeline, sample(squad.questions, args.limit, args.seed), squad.name
 
 
-def _seen_by_reader(pipeline: Any, squad: Any) -> str | None:
+def _seen_by_reader(pipeline: Pipeline, squad: SquadSet) -> str | None:
     """A warning when the reader trained on articles of this SQuAD file: known by the articles
     its training held out for validation (listed in the artifact's metrics.json)."""
     from rag.reader import DEFAULT_ARTIFACT_DIR
