@@ -63,6 +63,16 @@ def render_card(manifest: ReaderManifest, metrics: dict[str, Any]) -> str:
             if data.get("train:synthetic-conflict")
             else []
         ),
+        *(
+            [
+                "| synthetic reports (`rag.reader.synthetic_reports`, the same invented world: a "
+                "figure updated in one sentence, asked plainly or for the earlier figure; two or "
+                "three sources giving different figures, asked by source; a source nobody "
+                f"quotes) | {data['train:synthetic-reports']} | this project's |"
+            ]
+            if data.get("train:synthetic-reports")
+            else []
+        ),
         "",
         "SQuAD: Rajpurkar et al. 2016, 2018. The data itself is not in the repository. Trained on "
         f"{metrics['settings'].get('max_examples') or 'all'} sampled questions of the pool "

@@ -106,6 +106,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0,
         help="add this many generated conflict-style examples (rag.reader.synthetic)",
     )
+    p.add_argument(
+        "--synthetic-reports",
+        type=int,
+        default=0,
+        help="add this many generated examples of updated figures and of figures by named "
+        "sources (rag.reader.synthetic_reports)",
+    )
     args = p.parse_args(argv)
     if args.checkpoint_dir is None:
         args.checkpoint_dir = args.out.with_name(args.out.name + "-checkpoint")
@@ -280,6 +287,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         train = train + generate(args.synthetic, seed=args.seed)
         split.counts["train:synthetic-conflict"] = args.synthetic
+    if args.synthetic_reports:
+        from rag.reader.synthetic_reports import generate as generate_reports
+
+        train = train + generate_reports(args.synthetic_reports, seed=args.seed)
+        split.counts["train:synthetic-reports"] = args.synthetic_reports
     validation = sample(split.validation, args.max_eval, args.seed)
     print(f"{len(train)} training questions, {len(validation)} validation questions", flush=True)
 
@@ -339,6 +351,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "precision": args.precision,
         "max_minutes": args.max_minutes,
         "synthetic_examples": args.synthetic,
+        "synthetic_report_examples": args.synthetic_reports,
         **init_note,
         **base_note,
     }
