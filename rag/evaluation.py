@@ -98,8 +98,12 @@ class EvalReport:
 
 
 def result_dict(result: QuestionResult) -> dict[str, Any]:
+    """The question's fields, then the answer's; where both have a field (agreement,
+    normalized), the question's is kept as `expected_...`."""
     out = asdict(result)
     question = out.pop("question")
+    for key in question.keys() & out.keys():
+        question[f"expected_{key}"] = question.pop(key)
     return {**question, **out}
 
 

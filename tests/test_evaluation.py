@@ -19,6 +19,7 @@ from rag.evaluation import (
     gold_rank,
     load_gate,
     load_questions,
+    result_dict,
     sample,
     score_question,
     summarize,
@@ -515,3 +516,23 @@ def test_squad_scores_of_the_reader_warn_when_it_trained_on_the_file(tmp_path: P
     assert warning is not None and "trained on 1 of this file's 3 articles" in warning
     assert _seen_by_reader(pipeline, squad("Prime number", "Huguenot")) is None
     assert _seen_by_reader(pipeline, squad("Some other file")) is None
+
+
+def test_a_result_keeps_what_was_expected_beside_what_was_said() -> None:
+    """The JSON report had let the answer's agreement and date overwrite the expected ones."""
+    question = EvalQuestion(
+        "u1", "What is the toll?", ("9",), "a", "count", "latest", "updated", None
+    )
+    said = score_question(
+        question,
+        "9",
+        abstained=False,
+        confidence=0.7,
+        answer_type="count",
+        agreement="disputed",
+        normalized=9,
+    )
+    row = result_dict(said)
+    assert (row["expected_agreement"], row["agreement"]) == ("updated", "disputed")
+    assert (row["expected_normalized"], row["normalized"]) == (None, 9)
+    assert row["kind"] == "latest" and row["em"] == 1.0
