@@ -118,6 +118,10 @@ class Counting:
 CLAUSE_WORDS = 3  # words before a figure that make a span a clause ("has risen to 9"), as a
 # verb of the figure's does ("twelve were injured in Kherson")
 FROM_FIGURE = re.compile(r"\bfrom\s+$", re.I)  # "up from 6", "revised down from 31"
+PRONOUNS = frozenset({"it", "he", "she", "they", "we", "i", "this", "that", "these", "those"})
+RANGE_END = re.compile(
+    r"\s*(?:and|to|or|-|–)\s*(?:\d|(?:one|two|three|four|five|six|seven|eight|nine|ten)\b)", re.I
+)
 
 
 def count_part(text: str) -> tuple[int, int] | None:
@@ -145,6 +149,26 @@ def count_part(text: str) -> tuple[int, int] | None:
     ):
         return None  # "six teams", "3 million people": a figure with its noun, not a clause
     return start, end
+
+
+def in_a_range(text: str, start: int, end: int) -> bool:
+    """Whether the figure at text[start:end] is one end of a range ("between 19 and 27",
+    "19 to 27 people", "40-50"): a report of neither.
+
+    >>> t = "reports that between 19 and 27 people were killed; 40 to 50 were hurt."
+    >>> [in_a_range(t, t.index(n), t.index(n) + 2) for n in ("19", "27", "40", "50")]
+    [True, True, True, True]
+    >>> t = "The toll rose to 19 and 27 were hurt."
+    >>> in_a_range(t, 17, 19), in_a_range(t, 24, 26)
+    (False, False)
+    """
+    before = text[max(0, start - 30) : start]
+    if re.search(r"\bbetween\s+\S+\s+and\s*$|\d\s*(?:to|-|–)\s*$", before):
+        return True  # the upper end
+    after = text[end : end + 20]
+    if re.match(r"\s*(?:to|-|–)\s*\d", after):
+        return True
+    return bool(re.search(r"\bbetween\s+$", before) and RANGE_END.match(after))
 
 
 def narrowed(choice: SpanChoice) -> SpanChoice:
@@ -211,10 +235,14 @@ def clean_attribution(speaker: str | None) -> str | None:
 
     >>> clean_attribution('"the mayor,'), clean_attribution('"'), clean_attribution("on Monday")
     ('the mayor', None, None)
+    >>> clean_attribution("It"), clean_attribution("they")  # who "it" is, the text said before
+    (None, None)
     """
     if speaker is None:
         return None
     cleaned = speaker.strip(PUNCTUATION)
+    if cleaned.casefold() in PRONOUNS:
+        return None
     if DATE.fullmatch(re.sub(r"^(?:on|in|at|late|early)\s+", "", cleaned, flags=re.I)):
         return None
     return cleaned if any(c.isalnum() for c in cleaned) else None
@@ -391,8 +419,13 @@ class ReaderAnswerer:
             article = snapshot.articles[choice.passage.doc_id]
             if not same_story(story, article):
                 continue  # another event's figure neither updates nor disputes this one
-            if counts and len(find_quantities(choice.text)) != 1:
+            figures = find_quantities(choice.text) if counts else []
+            if counts and len(figures) != 1:
                 continue  # no figure, or two ("six people and wounding 11"): no one report
+            if figures and in_a_range(
+                article.text, choice.start + figures[0].start, choice.start + figures[0].end
+            ):
+                continue  # "between 19" of "between 19 and 27" is neither figure
             if counted and not self._counts_noun(choice, article.text, counted):
                 continue  # "19 women" is no report of how many children
             if dated and _day(choice) is None and not NAMES_A_TIME.search(choice.text):

@@ -53,10 +53,12 @@ REPORTED_ON = re.compile(
     r"\b(?:reported|given|published|announced|released|as of|put|stood)\b", re.I
 )
 DISPUTES = re.compile(
+    r"(?<!\bnot )(?<!n't )(?<!never )(?<!\bno one )(?<!nobody )"
     r"\b(?:disput(?:e|es|ed|ing)|contradict(?:s|ed|ing)?|den(?:y|ies|ied|ying)|"
     r"reject(?:s|ed|ing)?)\b",
     re.I,
-)  # "disputing the Houthis' figure of 17", "contradicting Moscow's statement"
+)  # "disputing the Houthis' figure of 17", "contradicting Moscow's statement"; not "It did
+# not dispute that 4 soldiers were killed", which agrees
 GENERIC = {"say", "said", "claim", "report", "figur", "count", "toll", "offici", "number", "the"}
 
 

@@ -252,6 +252,20 @@ def test_a_figure_its_own_sentence_says_is_contested_is_disputed() -> None:
 
 
 @pytest.mark.parametrize(
+    "sentence",
+    [
+        "The army did not dispute that 4 soldiers were killed.",
+        "Nobody disputes that 4 soldiers were killed.",
+        "The rebels didn't deny that 4 soldiers were killed.",
+    ],
+)
+def test_a_figure_nobody_contests_is_not_disputed(sentence: str) -> None:
+    """A negated dispute agrees: one telling of it stays single."""
+    only = cand("4", sentence, doc="g", source="Wire", published="2024-06-04")
+    assert agreement_of(reports_of([only], AnswerType.COUNT, {})) == "single"
+
+
+@pytest.mark.parametrize(
     ("phrase", "published", "day"),
     [
         ("on Tuesday", "2024-06-06", "2024-06-04"),
