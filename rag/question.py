@@ -258,6 +258,8 @@ REPORTED_AS = re.compile(r"\s+(?:to\s+have\s+been\s+)?([a-z]+ed)\b")
 
 # "According to the mayor, how many ...", "On Monday, what ...": the question after it
 LEADING_CLAUSE = re.compile(r"^[^,?]{1,80},\s*(?=(?:how|what|which|who|when|where)\b)", re.I)
+# "What did the ministry say about how many soldiers were wounded?": the count asked is inside
+EMBEDDED_COUNT = re.compile(r"^(?:what|which)\b[^?]{1,80}?\b(?:about|on)\s+(?=how many\b)", re.I)
 
 
 def question_verb(question: str) -> str | None:
@@ -277,8 +279,10 @@ def question_verb(question: str) -> str | None:
     'injured'
     >>> question_verb("How many children were among the dead?") is None
     True
+    >>> question_verb("What did the ministry say about how many soldiers were wounded near Kiswah?")
+    'wounded'
     """
-    question = LEADING_CLAUSE.sub("", question)
+    question = EMBEDDED_COUNT.sub("", LEADING_CLAUSE.sub("", question))
     match = (
         QUESTION_PASSIVE.match(question)
         or QUESTION_INTRANSITIVE.match(question)

@@ -66,6 +66,7 @@ ROLES = (
     ),  # not "lives": "live"
     frozenset({"wound", "injur", "injuri", "hurt", "casualti"}),
 )
+ANAPHORIC = frozenset({"other", "more", "them"})  # "three others were missing"
 ASKS_A_PART = re.compile(r"\bhow\s+many\s+of\b", re.I)  # "how many of the wounded"
 YES_NO = re.compile(rf"^(?:{AUXILIARIES}|isn't|wasn't|didn't|doesn't|hasn't|aren't)\b", re.I)
 WH = re.compile(r"\b(?:who|whom|whose|what|which|where|when|why|how)\b", re.I)
@@ -486,10 +487,28 @@ class ReaderAnswerer:
         one figure of the question's; then that span."""
         if counting.verb is None or self._counts_for(counting, best, snapshot):
             return best
-        return self._first_sure(
-            best,
-            choices,
-            lambda c: len(find_quantities(c.text)) == 1 and self._counts_for(counting, c, snapshot),
+        counted = self.terms(counting.noun)[:1] if counting.noun else []
+        text = snapshot.articles[best.passage.doc_id].text
+        if not self._counts_noun(best, text, counted):
+            counted = []
+
+        def fits(c: SpanChoice) -> bool:
+            if len(find_quantities(c.text)) != 1 or not self._counts_for(counting, c, snapshot):
+                return False
+            # where the best figure counts the question's noun ("one missile"), another
+            # counts it too or a role alone ("nine wounded"), not another noun ("20 jets")
+            return not counted or self._counts_noun_or_role(c, snapshot, counted)
+
+        return self._first_sure(best, choices, fits)
+
+    def _counts_noun_or_role(
+        self, choice: SpanChoice, snapshot: Snapshot, counted: list[str]
+    ) -> bool:
+        text = snapshot.articles[choice.passage.doc_id].text
+        figure = find_quantities(choice.text)[0]
+        after = self.terms(text[choice.start + figure.end : choice.start + figure.end + 40])[:1]
+        return self._counts_noun(choice, text, counted) or any(
+            t in ANAPHORIC or any(t in role for role in ROLES) for t in after
         )
 
     def _first_sure(
@@ -563,6 +582,8 @@ class ReaderAnswerer:
             start, end = choice.start + figures[0].start, choice.start + figures[0].end
         if not counting.part and PARTITIVE.match(article.text, end):
             return False  # a part of a figure ("two of the dead were children"), not one
+        if self._followed_by(article.text, end, [verb]):
+            return True  # the verb within the figure's phrase: "one missile launched from"
         terms = set(self.analyzer.terms(sentence.text))
         role = next((r for r in ROLES if verb in r), None)
         if role is not None and not terms & role:

@@ -309,11 +309,14 @@ def independent_sources(report: Report) -> int:
     return len({(c.source or c.doc_id).casefold() for c in report.citations})
 
 
-def _matches_source(report: Report, wanted: set[str], terms: Callable[[str], list[str]]) -> bool:
+def _said_by(report: Report, wanted: set[str], terms: Callable[[str], list[str]]) -> int:
+    """How many terms of the source asked for the report's speaker and outlet share."""
     said_by = " ".join(x for x in (report.attribution, report.source) if x)
-    have = {_side(t) for t in terms(said_by)}
-    if wanted & have:
-        return True
+    return len(wanted & {_side(t) for t in terms(said_by)})
+
+
+def _quoted(report: Report, wanted: set[str], terms: Callable[[str], list[str]]) -> bool:
+    """Whether the report's sentences name the source asked for (a speaker not found)."""
     quotes = " ".join(c.quote for c in report.citations)
     return bool(wanted <= {_side(t) for t in terms(quotes)})
 
@@ -355,7 +358,14 @@ def decide(
     pool = reports
     wanted = source_terms(question, terms)
     if wanted:
-        scoped = [r for r in reports if _matches_source(r, wanted, terms)]
+        # the source's own reports; a sentence that only names it ("three of the wounded
+        # died in the regional hospital", for "the regional governor") where none is its own
+        # (the most of its words: "regional governor" over an outlet "... Region Courier")
+        shared = [_said_by(r, wanted, terms) for r in reports]
+        most = max(shared)
+        scoped = [r for r, n in zip(reports, shared, strict=True) if most and n == most] or [
+            r for r in reports if _quoted(r, wanted, terms)
+        ]
         pool = scoped or pool
     scope: TimeScope | None = time_scope(question)
     if scope is not None and scope.names_a_time:

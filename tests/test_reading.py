@@ -396,3 +396,23 @@ def test_a_part_named_by_its_noun_answers_how_many_of_that_noun() -> None:
     ask = one_article(text, {"Five police officers were among the 14": 6.0, "14": 5.0})
     assert ask("How many police officers were wounded in Izium?").answer == "Five"
     assert ask("How many people were wounded in Izium?").answer == "14"
+
+
+def test_a_count_asked_inside_a_what_question_is_checked_for_its_role() -> None:
+    text = "The ministry said six of its soldiers were killed and nine wounded in Izium."
+    ask = one_article(text, {"six": 6.0, "nine": 5.0})
+    asked = "What did the ministry say about how many soldiers were wounded in Izium?"
+    assert ask(asked).answer == "nine"  # had answered "six", the killed
+    assert ask("How many soldiers were killed in Izium?").answer == "six"
+
+
+def test_the_question_s_verb_inside_the_figure_s_phrase_counts_for_it() -> None:
+    """'one missile launched from Yemen' is a count of missiles launched, though 'intercepted'
+    governs it; and another noun's figure ('20 fighter jets') does not replace it."""
+    text = (
+        "About 20 fighter jets took part in the raids on Izium. The army said it had "
+        "intercepted one missile launched from Yemen."
+    )
+    ask = one_article(text, {"one": 6.0, "About 20": 5.0})
+    got = ask("What does the army say about how many missiles were launched from Yemen?")
+    assert got.answer == "one"

@@ -285,3 +285,28 @@ def test_a_report_carries_the_day_its_text_names() -> None:
     reports = reports_of([MONDAY], AnswerType.COUNT, {})
     assert reports[0].event_date == "2024-06-03" and reports[0].date_text == "on Monday"
     assert time_scope("How many died in 2023?").year == 2023
+
+
+def test_a_named_source_takes_the_report_that_names_it_most_fully() -> None:
+    """'the regional governor' shares 'region' with an outlet called 'Region Courier' but both
+    words only with the governor: a later figure of that outlet is not the governor's."""
+    governor = cand(
+        "31",
+        "Regional governor Oleh Marchuk said 31 people were wounded.",
+        doc="a",
+        source="Daily Wire",
+        published="2025-10-20",
+        who="regional governor Oleh Marchuk",
+    )
+    mayor = cand(
+        "12",
+        "The toll climbed to 12 after three of the wounded died, the acting mayor said.",
+        doc="c",
+        source="Kharkiv Region Courier",
+        published="2025-10-23",
+        who="acting mayor",
+    )
+    reports = reports_of([governor, mayor], AnswerType.COUNT, {})
+    asked = "According to the regional governor, how many people were wounded?"
+    assert decide(asked, reports, TERMS).chosen.answer == "31"
+    assert decide("How many people were wounded?", reports, TERMS).chosen.answer == "12"
