@@ -17,7 +17,10 @@ MAX_SPEAKER_WORDS = 8
 LEADING = re.compile(r"^(?:the|a|an|also|both|then)\s+", re.I)
 STRAY = "\"'“”‘’«»„()[]-–—,;:. "  # quote marks and punctuation a clause can end on
 # a news dateline before an article's first sentence: "KYIV —", "NIAMEY, March 22 (Reuters) -"
-DATELINE = re.compile(r"^\s*[A-Z][A-Z .'-]*[A-Z](?:,[^—–\n]{0,40}?)?(?:\s*\([^)]*\))?\s+[—–-]\s+")
+UPPER = "A-ZÀ-ÖØ-Þ"  # "BOGOTÁ —"
+DATELINE = re.compile(
+    rf"^\s*[{UPPER}][{UPPER} .'-]*[{UPPER}](?:,[^—–\n]{{0,40}}?)?(?:\s*\([^)]*\))?\s+[—–-]\s+"
+)
 
 
 def attribution(sentence: str, answer_start: int, lexicon: Lexicon) -> str | None:
@@ -63,8 +66,10 @@ def attribution(sentence: str, answer_start: int, lexicon: Lexicon) -> str | Non
             speaker = _speaker_before(sentence, match.start())
             if speaker is None and word.endswith("ing"):
                 speaker = _sentence_subject(sentence)
-            if speaker is None:
-                continue
+            if speaker is None or any(
+                w.lower() in lexicon.reporting_verbs for w in speaker.split()
+            ):
+                continue  # "said it had received" is no one who reports
             if _inside(speaker, sentence, match.start(), answer_start):
                 return None  # the answer is who speaks
             before = speaker
@@ -81,13 +86,41 @@ def attribution(sentence: str, answer_start: int, lexicon: Lexicon) -> str | Non
 
 
 def _speaker_before(sentence: str, verb_start: int) -> str | None:
+    """The speaker right before a reporting verb; an appositive where the clause ends on one.
+
+    >>> s = "The UN humanitarian office, OCHA, said 19 people were killed."
+    >>> _speaker_before(s, s.index("said"))
+    'UN humanitarian office OCHA'
+    >>> s = "The abbot, who asked that his name be withheld, said 40 were hurt."
+    >>> _speaker_before(s, s.index("said"))
+    'abbot'
+    >>> s = "Jean-Pierre Ndjadi, president of civil society in Djugu, said 31 died."
+    >>> _speaker_before(s, s.index("said"))
+    'Jean-Pierre Ndjadi'
+    """
     head = sentence[:verb_start]
     breaks = list(CLAUSE_BREAK.finditer(head))
     clause = head[breaks[-1].end() :] if breaks else head
+    if not clause.strip() and breaks and breaks[-1].group() == ",":
+        clause = _set_off_speaker(head, breaks)
     clause = AUXILIARY.sub("", " " + LEADING.sub("", speaker_name(clause) or "")).strip()
     if not clause or len(clause.split()) > MAX_SPEAKER_WORDS:
         return None
     return clause
+
+
+def _set_off_speaker(head: str, breaks: list[re.Match[str]]) -> str:
+    """The speaker of "X, <set off by commas>, said": X, with the part set off where it is a
+    name ("The UN office, OCHA," -> "The UN office OCHA"); a description ("a group that ...",
+    "who asked not to be named", "speaking on condition of anonymity") is left out."""
+    subject = _sentence_subject(head) or ""
+    set_off = ""
+    if len(breaks) >= 2 and breaks[-2].group() == ",":
+        set_off = head[breaks[-2].end() : breaks[-1].start()].strip()
+    named = re.match(r"(?:the\s+)?[A-Z]", set_off) and len(set_off.split()) <= 5
+    if subject and head.find(subject) + len(subject) < breaks[-1].start() - len(set_off) - 3:
+        named = False  # more than one part set off: the subject alone
+    return f"{subject} {set_off}".strip() if named else subject
 
 
 TRAILING_TIME = re.compile(
