@@ -42,6 +42,11 @@ DATE_NOUNS = r"year|date|day|month|time|week|century|decade|season|period|hour"
 COUNT_NOUNS = r"number|amount|percentage|percent|share|total|figure|sum|count|toll|cost|price"
 
 RULES: list[tuple[re.Pattern[str], AnswerType]] = [
+    # a question that opens with when, where or who asks that, whatever figure it names
+    # ("When did the mayor say the death toll had climbed to 12?")
+    (re.compile(r"^(?:since )?when\b"), AnswerType.DATE),
+    (re.compile(r"^where\b"), AnswerType.PLACE),
+    (re.compile(r"^(?:who|whom|whose)\b"), AnswerType.PERSON),
     (
         re.compile(r"\bhow (many|much)\b|\bhow (large|big|long|far|old|high|tall)\b"),
         AnswerType.COUNT,
@@ -142,6 +147,10 @@ def answer_type_of(question: str) -> AnswerType:
     >>> answer_type_of("Which city was struck?").value, answer_type_of("Who alleged it?").value
     ('place', 'person')
     >>> answer_type_of("What is the death toll from the strike on Kramatorsk?").value
+    'count'
+    >>> answer_type_of("When did the mayor say the death toll had climbed to 12?").value
+    'date'
+    >>> answer_type_of("How many were killed when shells hit the hospital?").value
     'count'
     """
     low = " ".join(question.lower().split())

@@ -664,8 +664,26 @@ def _dated_part(choice: SpanChoice) -> SpanChoice:
     ('yesterday', 19)
     >>> _dated_part(replace(c, text="late on Monday")).text, _dated_part(replace(c, text="March 10 and 11 in Dar")).text
     ('late on Monday', 'March 10 and 11 in Dar')
+    >>> _dated_part(replace(c, text="Monday's strikes died in hospital on Thursday")).text
+    'on Thursday'
     """
     lead = LEADING_DATE.match(choice.text)
+    if lead and choice.text.startswith(("'s", "’s"), lead.end()):
+        # "Monday's strikes ... died in hospital on Thursday": the possessive day names the
+        # strikes, the span's own time is the next date it holds
+        later = next(
+            (
+                m
+                for m in LEADING_DATE.finditer(choice.text, lead.end())
+                if not choice.text.startswith(("'s", "’s"), m.end())
+            ),
+            None,
+        )
+        if later is not None:
+            a, b = later.span()
+            return replace(
+                choice, start=choice.start + a, end=choice.start + b, text=choice.text[a:b]
+            )
     rest = choice.text[lead.end() :].split() if lead else []
     if lead is None or len(rest) < 2 or DATE.search(choice.text, lead.end()):
         return choice
