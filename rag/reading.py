@@ -32,7 +32,7 @@ from rag.question import (
     question_verb,
 )
 from rag.reader.artifact import ReaderError
-from rag.reports import Candidate, decide, reports_of, source_terms
+from rag.reports import Candidate, decide, reports_of, source_terms, value_of
 from rag.retrieval import Passage
 from rag.sentences import Sentence, article_sentences
 from rag.spans import DATE, MONTHS_RE, normalize_date
@@ -432,7 +432,9 @@ class ReaderAnswerer:
             if dated and _day(choice) is None and not NAMES_A_TIME.search(choice.text):
                 continue  # the answer names a day: "the start of the year" is no report of it
             p = self.probability(choice)
-            if p < (self.threshold if counts else max(self.threshold, best_p - REPORT_BAND)):
+            bar = self.threshold if counts else max(self.threshold, best_p - REPORT_BAND)
+            same = counts and value_of(choice.text, answer_type) == value_of(best.text, answer_type)
+            if p < bar and not same:
                 continue
             if counting and counting.verb and not self._counts_for(counting, choice, snapshot):
                 continue

@@ -416,3 +416,32 @@ def test_the_question_s_verb_inside_the_figure_s_phrase_counts_for_it() -> None:
     ask = one_article(text, {"one": 6.0, "About 20": 5.0})
     got = ask("What does the army say about how many missiles were launched from Yemen?")
     assert got.answer == "one"
+
+
+def test_another_article_s_telling_of_the_answer_s_figure_corroborates_it() -> None:
+    """A figure the reader finds less surely in a second article, the same as the answer's,
+    is a second citation of it (consistent), not a report left out."""
+    first = Article(
+        id="c1",
+        title="Izium",
+        text="Seventeen people were wounded in the shelling of Izium on Monday, officials said.",
+        source="Wire",
+        published_at="2025-03-04",
+    )
+    second = Article(
+        id="c2",
+        title="Izium",
+        text="The shelling of Izium on Monday wounded 17 people, the governor said.",
+        source="Daily",
+        published_at="2025-03-05",
+    )
+    reader = StubReader({"Seventeen": 2.0, "17": -0.3})  # 17: P 0.43, under the 0.5 threshold
+    answerer = ReaderAnswerer(reader, load_lexicon(), analyzer=Analyzer({}))
+    got = answerer.answer(
+        "How many people were wounded in Izium?",
+        [passage(first, 0, len(first.text)), passage(second, 0, len(second.text))],
+        StubSnapshot(first, second),
+        5,
+    )
+    assert got.normalized == 17 and got.agreement == "consistent"
+    assert {c.doc_id for c in got.citations} == {"c1", "c2"}
