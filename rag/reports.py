@@ -55,10 +55,12 @@ REPORTED_ON = re.compile(
 DISPUTES = re.compile(
     r"(?<!\bnot )(?<!n't )(?<!never )(?<!\bno one )(?<!nobody )"
     r"\b(?:disput(?:e|es|ed|ing)|contradict(?:s|ed|ing)?|den(?:y|ies|ied|ying)|"
-    r"reject(?:s|ed|ing)?)\b",
+    r"reject(?:s|ed|ing)?|(?:higher|lower|different)\s+(?:figure|toll|number|count|estimate)"
+    r"\s+than)\b",
     re.I,
 )  # "disputing the Houthis' figure of 17", "contradicting Moscow's statement"; not "It did
-# not dispute that 4 soldiers were killed", which agrees
+# not dispute that 4 soldiers were killed", which agrees; "27, a higher figure than the one given
+# by the ministry" sets one source against another
 GENERIC = {"say", "said", "claim", "report", "figur", "count", "toll", "offici", "number", "the"}
 
 

@@ -310,3 +310,29 @@ def test_a_named_source_takes_the_report_that_names_it_most_fully() -> None:
     asked = "According to the regional governor, how many people were wounded?"
     assert decide(asked, reports, TERMS).chosen.answer == "31"
     assert decide("How many people were wounded?", reports, TERMS).chosen.answer == "12"
+
+
+def test_a_figure_set_against_another_source_s_is_disputed() -> None:
+    """'27, a higher figure than the one given by the ministry' is no update of the 19 a day
+    before: two sources disagree."""
+    ministry = cand(
+        "19",
+        "The state health ministry said 19 people were killed.",
+        doc="a",
+        source="A",
+        published="2025-12-10",
+        who="state health ministry",
+    )
+    group = cand(
+        "27",
+        "A medical group said 27 people were killed, a higher figure than the one given by "
+        "the health ministry.",
+        doc="b",
+        source="B",
+        published="2025-12-11",
+        who="medical group",
+    )
+    verdict = decide(
+        "How many were killed?", reports_of([ministry, group], AnswerType.COUNT, {}), TERMS
+    )
+    assert verdict.agreement == "disputed" and verdict.message
