@@ -414,6 +414,7 @@ class ReaderAnswerer:
         if not self._counts_noun(best, story.text, counted):
             counted = []  # the answer's own figure is not "nine children": no test of others
         kept: list[tuple[SpanChoice, float]] = [(best, best_p)]
+        other_verb = self._other_than_roles(counting, best, snapshot)
         for choice in choices:
             if choice is best or any(_overlaps(choice, k) for k, _ in kept):
                 continue
@@ -423,6 +424,8 @@ class ReaderAnswerer:
             figures = find_quantities(choice.text) if counts else []
             if counts and len(figures) != 1:
                 continue  # no figure, or two ("six people and wounding 11"): no one report
+            if figures and figures[0].value is None:
+                continue  # "several", "dozens": no figure to set beside the answer's
             if figures and in_a_range(
                 article.text, choice.start + figures[0].start, choice.start + figures[0].end
             ):
@@ -438,6 +441,8 @@ class ReaderAnswerer:
                 continue
             if counting and counting.verb and not self._counts_for(counting, choice, snapshot):
                 continue
+            if other_verb and self._of_a_role_not(other_verb, choice, snapshot):
+                continue  # "how many had been living there": not the killed in another sentence
             kept.append((choice, p))
         out = []
         for choice, p in kept:
@@ -458,6 +463,26 @@ class ReaderAnswerer:
                 )
             )
         return out
+
+    def _other_than_roles(
+        self, counting: Counting | None, best: SpanChoice, snapshot: Snapshot
+    ) -> str | None:
+        """The question's verb where it is no role's (kill, wound) and no reporting verb, and
+        the answer's own sentence uses it ("had been living"); else None."""
+        verb = counting.verb if counting else None
+        if verb is None or verb in self._reporting_terms or any(verb in r for r in ROLES):
+            return None
+        article = snapshot.articles[best.passage.doc_id]
+        sentence = _sentence_of(article.text, article_sentences(article), best.start, best.end)
+        return verb if verb in self.terms(sentence.text) else None
+
+    def _of_a_role_not(self, verb: str, choice: SpanChoice, snapshot: Snapshot) -> bool:
+        """Whether the span's sentence counts a role (the killed, the wounded) and never uses
+        the question's verb."""
+        article = snapshot.articles[choice.passage.doc_id]
+        sentence = _sentence_of(article.text, article_sentences(article), choice.start, choice.end)
+        terms = set(self.terms(sentence.text))
+        return verb not in terms and any(terms & role for role in ROLES)
 
     def _counting(self, question: str) -> Counting:
         """What a count question counts; its verb as a term ("kill"), when the analyzer is

@@ -445,3 +445,16 @@ def test_another_article_s_telling_of_the_answer_s_figure_corroborates_it() -> N
     )
     assert got.normalized == 17 and got.agreement == "consistent"
     assert {c.doc_id for c in got.citations} == {"c1", "c2"}
+
+
+def test_only_figures_of_what_was_asked_are_reports_beside_the_answer() -> None:
+    """'How many had been living there': a toll of the killed in another sentence, or a vague
+    'several', is no second report of the 60 residents."""
+    text = (
+        "About 60 people had been living in the building in Izium. The number of people killed "
+        "there has risen to 22, up from 15, officials said. It had housed several families."
+    )
+    ask = one_article(text, {"About 60": 6.0, "22": 5.0, "15": 4.5, "several": 4.0})
+    got = ask("How many people had been living in the building in Izium?")
+    assert got.answer == "About 60" and got.agreement == "single"
+    assert [r.answer for r in got.reports] == ["About 60"]
