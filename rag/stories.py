@@ -39,7 +39,9 @@ MONTH = re.compile(rf"(?:{MONTHS_RE})", re.I)
 _WORDS = {w.lower() for name in Locale("en").territories.values() for w in WORD.findall(name)}
 COUNTRIES = frozenset(_WORDS | {Analyzer({}).term(w) for w in _WORDS} - {""})
 
-DEMONYM_ENDINGS = frozenset({"n", "an", "ian", "ean", "ese", "i", "is", "ns", "ans", "ians"})
+DEMONYM_ENDINGS = frozenset(
+    {"n", "an", "ian", "ean", "ese", "i", "is", "ns", "ans", "ians", "ien", "iens"}
+)  # "Nigerien" for Niger
 
 
 def names_in(name: tuple[str, ...], vocabulary: Set[str]) -> bool:
@@ -50,6 +52,8 @@ def names_in(name: tuple[str, ...], vocabulary: Set[str]) -> bool:
     (True, True)
     >>> names_in(("niger", "niger"), {"nigeria"}), names_in(("mali", "mali"), {"malik"})
     (False, False)
+    >>> names_in(("nigerien", "nigerien"), {"niger", "abala"})
+    True
     """
     if any(form in vocabulary for form in name):
         return True
