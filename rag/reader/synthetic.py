@@ -1234,6 +1234,16 @@ def kind_of(example: QAExample) -> str:
     return example.id.rsplit("-", 1)[-1]
 
 
+def show(examples: Sequence[QAExample], samples: int) -> None:
+    """Print the first `samples` examples, then the count of each kind."""
+    for ex in examples[:samples]:
+        print(f"[{kind_of(ex)}] Q: {ex.question}")
+        print(f"  C: {ex.context}")
+        print(f"  A: {ex.answers[0] if ex.answers else '(no answer)'} @ {ex.answer_start}\n")
+    for kind, count in sorted(Counter(kind_of(ex) for ex in examples).items()):
+        print(f"{kind:32s} {count:6d}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--n", type=int, default=2000)
@@ -1241,13 +1251,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=5)
     args = parser.parse_args(argv)
     examples = generate(args.n, args.seed)
-    for ex in examples[: args.samples]:
-        print(f"[{kind_of(ex)}] Q: {ex.question}")
-        print(f"  C: {ex.context}")
-        print(f"  A: {ex.answers[0] if ex.answers else '(no answer)'} @ {ex.answer_start}\n")
-    counts = Counter(kind_of(ex) for ex in examples)
-    for kind, count in sorted(counts.items()):
-        print(f"{kind:32s} {count:6d}")
+    show(examples, args.samples)
     unanswerable = sum(1 for ex in examples if not ex.answers)
     print(f"{'unanswerable share':32s} {unanswerable / max(1, len(examples)):6.3f}")
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import random
-from collections import Counter
 from collections.abc import Sequence
 
 from rag.reader.data import QAExample
@@ -39,8 +38,8 @@ from rag.reader.synthetic import (
     _distractor,
     _World,
     format_number,
-    kind_of,
     render,
+    show,
 )
 
 SOURCE = "synthetic-reports"
@@ -314,13 +313,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=6)
     args = parser.parse_args(argv)
-    examples = generate(args.n, args.seed)
-    for ex in examples[: args.samples]:
-        print(f"[{kind_of(ex)}] Q: {ex.question}")
-        print(f"  C: {ex.context}")
-        print(f"  A: {ex.answers[0] if ex.answers else '(no answer)'} @ {ex.answer_start}\n")
-    for kind, count in sorted(Counter(kind_of(ex) for ex in examples).items()):
-        print(f"{kind:32s} {count:6d}")
+    show(generate(args.n, args.seed), args.samples)
 
 
 if __name__ == "__main__":
