@@ -299,7 +299,7 @@ _AIR_ORGS = (
     "Southern Defence Forces",
 )
 # question word -> (prefix titles, appositive titles)
-_SPEAKERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+SPEAKERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "governor": (
         ("regional governor", "governor", "{region} governor"),
         ("the governor of the {region} region", "the regional governor"),
@@ -760,7 +760,7 @@ def render(template: str, slots: Mapping[str, str | Piece]) -> Piece:
     return Piece("".join(out), spans)
 
 
-def _capitalize(piece: Piece) -> Piece:
+def capitalize(piece: Piece) -> Piece:
     for i, ch in enumerate(piece.text):
         if ch.isalpha():
             return Piece(piece.text[:i] + ch.upper() + piece.text[i + 1 :], piece.spans)
@@ -791,7 +791,7 @@ def format_number(rng: random.Random, value: int) -> str:
 # --- one paragraph -----------------------------------------------------------------------------
 
 
-class _World:
+class World:
     """Invented names and numbers for one paragraph; numbers never repeat inside it."""
 
     def __init__(self, rng: random.Random) -> None:
@@ -799,7 +799,9 @@ class _World:
         places = set()
         while len(places) < 3:
             places.add(self._place())
-        self.place, self.other_place, self.third_place = sorted(places, key=lambda _: rng.random())
+        self.place, self.other_place, self.third_place = sorted(
+            sorted(places), key=lambda _: rng.random()
+        )  # sorted first: a set's order changes with the hash seed of the process
         self.region = rng.choice(_SYL_A) + rng.choice(_SYL_B)[:-1] + rng.choice(_REGION_END)
         self.country = rng.choice(_SYL_A) + rng.choice(_SYL_A).lower() + rng.choice(_COUNTRY_END)
         self.direction = rng.choice(_DIRECTIONS)
@@ -821,7 +823,7 @@ class _World:
         self.org = rng.choice(_CAS_ORGS)
         self.aorg = rng.choice(_AIR_ORGS)
         self.name = f"{rng.choice(_FIRST)} {self._surname()}"
-        self.role = rng.choice(sorted(_SPEAKERS))
+        self.role = rng.choice(sorted(SPEAKERS))
         self.clause = rng.choice(_CLAUSES)
         self.used: set[int] = set()
 
@@ -848,7 +850,7 @@ class _World:
 
     def speaker(self) -> tuple[Piece, Piece]:
         """(subject form, plain noun-phrase form) of the quoted official; both span `name`."""
-        prefixes, appositives = _SPEAKERS[self.role]
+        prefixes, appositives = SPEAKERS[self.role]
         fill = {"region": self.region, "place": self.place, "name": self.name}
         if self.rng.random() < 0.5:
             title = render(self.rng.choice(prefixes), fill).text
@@ -895,7 +897,7 @@ class _Paragraph:
     words: int
 
 
-def _casualty_sentence(world: _World, variant: str) -> Piece:
+def _casualty_sentence(world: World, variant: str) -> Piece:
     rng = world.rng
     killed_v = world.value(5 if variant == "children_killed" else 2, 60)
     injured_v = world.value(killed_v + 3, 220)
@@ -916,7 +918,7 @@ def _casualty_sentence(world: _World, variant: str) -> Piece:
     return render(rng.choice(templates), slots)
 
 
-def _air_sentence(world: _World, variant: str) -> Piece:
+def _air_sentence(world: World, variant: str) -> Piece:
     rng = world.rng
     launched = world.value(8, 300)
     down = world.value(3, launched - 2)
@@ -939,7 +941,7 @@ def _air_sentence(world: _World, variant: str) -> Piece:
     return render(rng.choice(templates[variant]), slots)
 
 
-def _other_sentence(world: _World, role: str) -> Piece:
+def _other_sentence(world: World, role: str) -> Piece:
     ranges = {
         "missing": (2, 30),
         "evacuated": (20, 5000),
@@ -951,7 +953,7 @@ def _other_sentence(world: _World, role: str) -> Piece:
     return render(world.rng.choice(OTHER[role]), slots)
 
 
-def _quote_sentence(world: _World) -> Piece:
+def _quote_sentence(world: World) -> Piece:
     subj, np_ = world.speaker()
     slots = world.base_slots()
     slots.update(speaker=subj, speaker_np=np_)
@@ -961,13 +963,13 @@ def _quote_sentence(world: _World) -> Piece:
     return render(template, slots)
 
 
-def _distractor(world: _World, template: str) -> Piece:
+def distractor(world: World, template: str) -> Piece:
     slots = world.base_slots()
     slots["n"] = world.number(3, 90)
     return render(template, slots)
 
 
-def _paragraph(world: _World, plan: _Plan) -> _Paragraph:
+def _paragraph(world: World, plan: _Plan) -> _Paragraph:
     rng = world.rng
     lead = render(rng.choice(LEAD), world.base_slots())
     body: list[tuple[str, Piece]] = []
@@ -993,13 +995,13 @@ def _paragraph(world: _World, plan: _Plan) -> _Paragraph:
     for i, template in enumerate(chosen):
         if i >= wanted and _words(lead, blocks) >= MIN_WORDS:
             break
-        blocks.append([(f"d{i}", _distractor(world, template))])
+        blocks.append([(f"d{i}", distractor(world, template))])
     rng.shuffle(blocks)
     sections = [("lead", lead)] + [item for block in blocks for item in block]
     text = ""
     spans: dict[str, tuple[int, int]] = {}
     for name, piece in sections:
-        piece = _capitalize(piece)
+        piece = capitalize(piece)
         if text:
             text += " "
         for key, (s, e) in piece.spans.items():
@@ -1023,7 +1025,7 @@ class _Question:
     absent: str | None = None  # unanswerable only if this text is nowhere in the context
 
 
-def _q(world: _World, template: str, **extra: str) -> str:
+def _q(world: World, template: str, **extra: str) -> str:
     slots: dict[str, str | Piece] = {
         "place": world.place,
         "day": world.day,
@@ -1041,7 +1043,7 @@ def _q(world: _World, template: str, **extra: str) -> str:
     return render(template, slots).text
 
 
-def _count_q(world: _World, role: str) -> str:
+def _count_q(world: World, role: str) -> str:
     rng = world.rng
     air = role in ("launched", "down", "hit")
     loc = rng.choice(AIR_LOCATORS if air else LOCATORS)
@@ -1082,7 +1084,7 @@ def _random_plan(rng: random.Random) -> _Plan:
     )
 
 
-def _answerable(world: _World, kind: str) -> tuple[_Plan, _Question]:
+def _answerable(world: World, kind: str) -> tuple[_Plan, _Question]:
     rng = world.rng
     plan = _random_plan(rng)
     if kind == "casualties":
@@ -1121,7 +1123,7 @@ def _answerable(world: _World, kind: str) -> tuple[_Plan, _Question]:
     return plan, _Question("what_hit", _q(world, rng.choice(Q_WHAT_HIT)), "lead.target")
 
 
-def _unanswerable(world: _World) -> tuple[_Plan, _Question]:
+def _unanswerable(world: World) -> tuple[_Plan, _Question]:
     rng = world.rng
     plan = _random_plan(rng)
     sub = rng.choice(
@@ -1166,7 +1168,7 @@ def _unanswerable(world: _World) -> tuple[_Plan, _Question]:
         return plan, _Question(kind, _count_q(world, asked), None)
     if sub == "speaker":
         plan.quote = rng.random() < 0.8
-        other_role = rng.choice([r for r in sorted(_SPEAKERS) if r != world.role])
+        other_role = rng.choice([r for r in sorted(SPEAKERS) if r != world.role])
         question = _q(world, rng.choice(Q_SAID_ROLE), role=other_role)
         return plan, _Question(kind, question, None, other_role)
     if sub == "claim":
@@ -1183,7 +1185,7 @@ def _unanswerable(world: _World) -> tuple[_Plan, _Question]:
     return plan, _Question(kind, question, None, asked_aw[:-1])
 
 
-def _yesno(world: _World) -> tuple[_Plan, _Question]:
+def _yesno(world: World) -> tuple[_Plan, _Question]:
     plan = _random_plan(world.rng)
     return plan, _Question("yesno", _q(world, world.rng.choice(Q_YESNO)), None)
 
@@ -1203,7 +1205,7 @@ def _one(rng: random.Random, index: int, seed: int) -> QAExample:
     kinds, weights = zip(*ANSWERABLE_KINDS, strict=True)
     kind = rng.choices(kinds, weights=weights)[0]
     for _ in range(200):
-        world = _World(rng)
+        world = World(rng)
         if draw < YESNO_SHARE:
             plan, question = _yesno(world)
         elif draw < YESNO_SHARE + UNANSWERABLE_SHARE:

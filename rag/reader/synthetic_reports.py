@@ -27,16 +27,16 @@ from collections.abc import Sequence
 
 from rag.reader.data import QAExample
 from rag.reader.synthetic import (
-    _SPEAKERS,
     DISTRACTORS,
     LEAD,
     LOCATORS,
     MAX_WORDS,
     MIN_WORDS,
+    SPEAKERS,
     Piece,
-    _capitalize,
-    _distractor,
-    _World,
+    World,
+    capitalize,
+    distractor,
     format_number,
     render,
     show,
@@ -178,7 +178,7 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _sources(world: _World, k: int) -> list[tuple[str, tuple[str, ...]]]:
+def _sources(world: World, k: int) -> list[tuple[str, tuple[str, ...]]]:
     """k sources, as written and as a question names them: organizations, outside sources,
     an official by title and name."""
     rng = world.rng
@@ -187,18 +187,18 @@ def _sources(world: _World, k: int) -> list[tuple[str, tuple[str, ...]]]:
         (render(t, fill).text, tuple(render(q, fill).text for q in qs)) for t, qs in OUTSIDE_SOURCES
     ]
     pool.append((f"the {world.org}", (f"the {world.org}",)))
-    prefixes, _ = _SPEAKERS[world.role]
+    prefixes, _ = SPEAKERS[world.role]
     title = render(rng.choice(prefixes), fill).text
     pool.append((f"{title} {world.name}", (world.name, f"the {world.role}")))
     return rng.sample(pool, k)
 
 
-def _loc(world: _World) -> str:
+def _loc(world: World) -> str:
     loc = world.rng.choice(LOCATORS[:4])
     return render(loc, {"place": world.place, "day": world.day, "tshort": world.tshort}).text
 
 
-def _update(world: _World, earlier: bool) -> tuple[Piece, str, str]:
+def _update(world: World, earlier: bool) -> tuple[Piece, str, str]:
     rng = world.rng
     role = "killed" if rng.random() < 0.75 else "injured"
     old_v = world.value(2, 40)
@@ -212,7 +212,7 @@ def _update(world: _World, earlier: bool) -> tuple[Piece, str, str]:
     return piece, question, "old" if earlier else "new"
 
 
-def _source(world: _World) -> tuple[Piece, str, str]:
+def _source(world: World) -> tuple[Piece, str, str]:
     rng = world.rng
     air = rng.random() < 0.2
     k = 2 if air or rng.random() < 0.7 else 3
@@ -247,7 +247,7 @@ def _source(world: _World) -> tuple[Piece, str, str]:
     return piece, _cap(question), f"n{asked}"
 
 
-def _absent_source(world: _World) -> tuple[Piece, str, str]:
+def _absent_source(world: World) -> tuple[Piece, str, str]:
     """Two sources quoted, a third named in the question: nobody gives its figure."""
     piece, _, _ = _source(world)
     pool = [qs for written, qs in _sources(world, 12) if written.lower() not in piece.text.lower()]
@@ -256,12 +256,12 @@ def _absent_source(world: _World) -> tuple[Piece, str, str]:
     return piece, _cap(question), who
 
 
-def _paragraph(world: _World, body: Piece) -> tuple[str, tuple[int, int] | None, dict]:
+def _paragraph(world: World, body: Piece) -> tuple[str, tuple[int, int] | None, dict]:
     rng = world.rng
-    lead = _capitalize(render(rng.choice(LEAD), world.base_slots()))
+    lead = capitalize(render(rng.choice(LEAD), world.base_slots()))
     pieces = [lead, body]
     for template in rng.sample(DISTRACTORS, rng.randint(1, 3)):
-        pieces.insert(rng.randint(2, len(pieces)), _capitalize(_distractor(world, template)))
+        pieces.insert(rng.randint(2, len(pieces)), capitalize(distractor(world, template)))
     text, offset = "", 0
     for piece in pieces:
         if text:
@@ -276,7 +276,7 @@ def _one(rng: random.Random, index: int, seed: int) -> QAExample:
     kinds, weights = zip(*KINDS, strict=True)
     kind = rng.choices(kinds, weights=weights)[0]
     for _ in range(200):
-        world = _World(rng)
+        world = World(rng)
         if kind.startswith("update"):
             body, question, key = _update(world, earlier=kind == "update_earlier")
         elif kind == "source":
@@ -284,7 +284,7 @@ def _one(rng: random.Random, index: int, seed: int) -> QAExample:
         else:
             body, question, who = _absent_source(world)
             key = ""
-        body = _capitalize(body)
+        body = capitalize(body)
         text, _, meta = _paragraph(world, body)
         if not MIN_WORDS <= len(text.split()) <= MAX_WORDS:
             continue
