@@ -139,9 +139,23 @@ def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
     >>> text = "Dmitry Peskov said"
     >>> text[slice(*snap_to_words(text, 12, 18))]
     'Peskov said'
+    >>> text = "nearly 3,000 violations and 2.5 million"  # a figure's digit groups are one word
+    >>> text[slice(*snap_to_words(text, 7, 8))], text[slice(*snap_to_words(text, 30, 31))]
+    ('3,000', '2.5')
     """
-    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+
+    def joined(i: int) -> bool:  # text[i] continues the word before it
+        if text[i - 1].isalnum() and text[i].isalnum():
+            return True
+        return (  # "3|,000", "3,|000"
+            text[i] in ",."
+            and text[i - 1].isdigit()
+            and i + 1 < len(text)
+            and text[i + 1].isdigit()
+        ) or (text[i - 1] in ",." and text[i].isdigit() and i >= 2 and text[i - 2].isdigit())
+
+    while start > 0 and joined(start):
         start -= 1
-    while end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+    while end < len(text) and joined(end):
         end += 1
     return start, end
