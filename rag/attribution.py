@@ -184,3 +184,31 @@ def _sentence_subject(sentence: str) -> str | None:
 def _inside(speaker: str, sentence: str, verb_start: int, answer_start: int) -> bool:
     pos = sentence.rfind(speaker, 0, verb_start)
     return pos >= 0 and pos <= answer_start < pos + len(speaker)
+
+
+BARE = re.compile(r"^(?:the\s+)?(?P<head>[a-z][\w-]*)$")
+
+
+def named_earlier(speaker: str | None, text: str, before: int) -> str | None:
+    """A bare noun speaker ("the service", "the ministry") as the article named it before
+    ("Ukraine's State Emergency Service"): the latest earlier mention that ends on that noun
+    and starts with a capital; else the speaker as it is.
+
+    >>> t = "Ukraine's State Emergency Service said nine died. The toll rose, the service said."
+    >>> named_earlier("service", t, t.index("The toll"))
+    "Ukraine's State Emergency Service"
+    >>> named_earlier("ministry", "Later, said the Health Ministry. The ministry said so.", 33)
+    'Health Ministry'
+    >>> named_earlier("officials", t, len(t)), named_earlier("the governor Oleh Marchuk", t, 0)
+    ('officials', 'the governor Oleh Marchuk')
+    """
+    bare = BARE.match(speaker.strip()) if speaker else None
+    if bare is None:
+        return speaker
+    head = re.escape(bare.group("head"))
+    found = None
+    for match in re.finditer(
+        rf"\b[A-Z][\w’'-]*(?:\s+(?:of\s+|the\s+)?[\w’'-]+){{0,5}}?\s+(?i:{head})\b", text[:before]
+    ):
+        found = match.group()
+    return found or speaker

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rag.answering import NO_ANSWER, Answer, Citation
-from rag.attribution import DATELINE, attribution
+from rag.attribution import DATELINE, attribution, named_earlier
 from rag.dates import WEEKDAYS, YEAR, event_date, resolve
 from rag.lexicon import Lexicon
 from rag.quantities import find_quantities
@@ -459,7 +459,9 @@ class ReaderAnswerer:
                     confidence=round(p, 4),
                     citation=_citation(choice, sentence),
                     sentence=sentence.text,
-                    attribution=clean_attribution(speaker),
+                    attribution=named_earlier(
+                        clean_attribution(speaker), article.text, sentence.start
+                    ),
                 )
             )
         return out

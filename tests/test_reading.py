@@ -458,3 +458,12 @@ def test_only_figures_of_what_was_asked_are_reports_beside_the_answer() -> None:
     got = ask("How many people had been living in the building in Izium?")
     assert got.answer == "About 60" and got.agreement == "single"
     assert [r.answer for r in got.reports] == ["About 60"]
+
+
+def test_a_bare_noun_speaker_is_named_as_the_article_named_it() -> None:
+    text = (
+        "Ukraine's State Emergency Service said six people died in Izium. "
+        "The number of wounded rose to 38, the service said."
+    )
+    got = one_article(text, {"38": 6.0})("How many people were wounded in Izium?")
+    assert got.answer == "38" and got.attribution == "Ukraine's State Emergency Service"
