@@ -281,6 +281,7 @@ class ReaderAnswerer:
         self.analyzer = analyzer
         self.passage_weight = reader.manifest.passage_weight
         self._vocabularies: dict[tuple[str, int, int], frozenset[str]] = {}
+        self._sentences: dict[tuple[str, int, int], list[Sentence]] = {}
         self._reporting_terms = frozenset(self.terms(" ".join(sorted(COUNTING))))
 
     def choices(self, question: str, passages: Sequence[Passage]) -> list[SpanChoice]:
@@ -414,6 +415,7 @@ class ReaderAnswerer:
         if not self._counts_noun(best, story.text, counted):
             counted = []  # the answer's own figure is not "nine children": no test of others
         kept: list[tuple[SpanChoice, float]] = [(best, best_p)]
+        best_value = value_of(best.text, answer_type) if counts else None
         other_verb = self._other_than_roles(counting, best, snapshot)
         for choice in choices:
             if choice is best or any(_overlaps(choice, k) for k, _ in kept):
@@ -436,8 +438,7 @@ class ReaderAnswerer:
                 continue  # the answer names a day: "the start of the year" is no report of it
             p = self.probability(choice)
             bar = self.threshold if counts else max(self.threshold, best_p - REPORT_BAND)
-            same = counts and value_of(choice.text, answer_type) == value_of(best.text, answer_type)
-            if p < bar and not same:
+            if p < bar and not (counts and value_of(choice.text, answer_type) == best_value):
                 continue
             if counting and counting.verb and not self._counts_for(counting, choice, snapshot):
                 continue
@@ -449,9 +450,7 @@ class ReaderAnswerer:
             if answer_type is AnswerType.COUNT and self.narrow_counts:
                 choice = narrowed(choice)
             article = snapshot.articles[choice.passage.doc_id]
-            sentence = _sentence_of(
-                article.text, article_sentences(article), choice.start, choice.end
-            )
+            sentence = self._sentence(choice, snapshot)
             speaker = attribution(sentence.text, choice.start - sentence.start, self.lexicon)
             out.append(
                 Candidate(
@@ -474,16 +473,12 @@ class ReaderAnswerer:
         verb = counting.verb if counting else None
         if verb is None or verb in self._reporting_terms or any(verb in r for r in ROLES):
             return None
-        article = snapshot.articles[best.passage.doc_id]
-        sentence = _sentence_of(article.text, article_sentences(article), best.start, best.end)
-        return verb if verb in self.terms(sentence.text) else None
+        return verb if verb in self.terms(self._sentence(best, snapshot).text) else None
 
     def _of_a_role_not(self, verb: str, choice: SpanChoice, snapshot: Snapshot) -> bool:
         """Whether the span's sentence counts a role (the killed, the wounded) and never uses
         the question's verb."""
-        article = snapshot.articles[choice.passage.doc_id]
-        sentence = _sentence_of(article.text, article_sentences(article), choice.start, choice.end)
-        terms = set(self.terms(sentence.text))
+        terms = set(self.terms(self._sentence(choice, snapshot).text))
         return verb not in terms and any(terms & role for role in ROLES)
 
     def _counting(self, question: str) -> Counting:
@@ -604,7 +599,7 @@ class ReaderAnswerer:
         assert self.analyzer is not None and counting.verb is not None
         verb = counting.verb
         article = snapshot.articles[choice.passage.doc_id]
-        sentence = _sentence_of(article.text, article_sentences(article), choice.start, choice.end)
+        sentence = self._sentence(choice, snapshot)
         figures = find_quantities(choice.text)
         start, end = choice.start, choice.end  # the figure itself, within the span
         if figures:
@@ -645,6 +640,19 @@ class ReaderAnswerer:
                 vocabulary = self._vocabulary(snapshot.articles[doc])
                 holds[doc] = all(names_in(name, vocabulary) for name in names)
         return [c for c in choices if holds[c.passage.doc_id]]
+
+    def _sentence(self, choice: SpanChoice, snapshot: Snapshot) -> Sentence:
+        """The sentence of the article a span lies in; an article's sentences are split once
+        (kept for the last 1,024 articles read, as vocabularies are), not once per span."""
+        article = snapshot.articles[choice.passage.doc_id]
+        key = (article.id, hash(article.text), hash(article.spans()))
+        sentences = self._sentences.get(key)
+        if sentences is None:
+            sentences = article_sentences(article)
+            if len(self._sentences) >= VOCABULARIES_KEPT:
+                self._sentences.pop(next(iter(self._sentences)))
+            self._sentences[key] = sentences
+        return _sentence_of(article.text, sentences, choice.start, choice.end)
 
     def _vocabulary(self, article: Article) -> frozenset[str]:
         """An article's words in lower case and its terms (kept for the last 1,024 read:

@@ -256,20 +256,16 @@ def _absent_source(world: World) -> tuple[Piece, str, str]:
     return piece, _cap(question), who
 
 
-def _paragraph(world: World, body: Piece) -> tuple[str, tuple[int, int] | None, dict]:
+def _paragraph(world: World, body: Piece) -> tuple[str, int]:
+    """A lead, the body and one to three distractors (after the body): the text, and where
+    the body starts in it."""
     rng = world.rng
     lead = capitalize(render(rng.choice(LEAD), world.base_slots()))
     pieces = [lead, body]
     for template in rng.sample(DISTRACTORS, rng.randint(1, 3)):
         pieces.insert(rng.randint(2, len(pieces)), capitalize(distractor(world, template)))
-    text, offset = "", 0
-    for piece in pieces:
-        if text:
-            text += " "
-        if piece is pieces[1]:
-            offset = len(text)
-        text += piece.text
-    return text, None, {"offset": offset}
+    offset = len(lead.text) + 1
+    return " ".join(piece.text for piece in pieces), offset
 
 
 def _one(rng: random.Random, index: int, seed: int) -> QAExample:
@@ -285,7 +281,7 @@ def _one(rng: random.Random, index: int, seed: int) -> QAExample:
             body, question, who = _absent_source(world)
             key = ""
         body = capitalize(body)
-        text, _, meta = _paragraph(world, body)
+        text, offset = _paragraph(world, body)
         if not MIN_WORDS <= len(text.split()) <= MAX_WORDS:
             continue
         ex_id = f"{SOURCE}-{seed}-{index:06d}-{kind}"
@@ -294,8 +290,8 @@ def _one(rng: random.Random, index: int, seed: int) -> QAExample:
                 continue
             return QAExample(ex_id, question, text, (), -1, SOURCE)
         s, e = body.spans[key]
-        start = meta["offset"] + s
-        answer = text[start : meta["offset"] + e]
+        start = offset + s
+        answer = text[start : offset + e]
         assert answer == body.text[s:e] and answer.strip() == answer
         return QAExample(ex_id, question, text, (answer,), start, SOURCE)
     raise RuntimeError(f"no valid synthetic example after 200 tries (index {index})")
