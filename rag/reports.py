@@ -23,13 +23,15 @@ from rag.dates import TimeScope, event_date, time_scope
 from rag.quantities import find_quantities
 from rag.question import AnswerType, answer_type_of
 
-CHANGE = re.compile(
+CHANGED_TO = (
     r"\b(?:(?:has|have|had)\s+)?(?:rose|risen|rises|climbed|increased|grew|jumped|went up|"
     r"fell|dropped|decreased|revised(?:\s+(?:up|down)(?:ward)?)?|updated|raised|lowered)\s+to\b"
-    r"|\b(?:up|down|revised)\s+from\b|\bnow stands at\b",
-    re.I,
 )
+CHANGE = re.compile(CHANGED_TO + r"|\b(?:up|down|revised)\s+from\b|\bnow stands at\b", re.I)
 EARLIER = re.compile(r"\b(?:up|down|revised(?:\s+(?:up|down))?)\s+from\s+", re.I)
+# "rose to seven from four": after a change's figure, the one after "from" is the one replaced
+FROM_EARLIER = re.compile(CHANGED_TO + r"\s+(?:[\w,.-]+\s+){1,3}?from\s+$", re.I)
+FROM = re.compile(r"\s+from\s+", re.I)
 SIDES = {
     "russia": ("russia", "russian", "moscow", "kremlin"),
     "ukraine": ("ukraine", "ukrainian", "kyiv", "kiev"),
@@ -138,10 +140,16 @@ def earlier_figure(sentence: str, answer_end: int) -> tuple[str, int, int] | Non
 
     >>> earlier_figure("The toll rose to 17, up from 12 on Monday.", 19)
     ('12', 29, 31)
+    >>> earlier_figure("The toll rose to seven from four.", 22)
+    ('four', 28, 32)
+    >>> earlier_figure("It killed 12 people from 3 villages.", 12) is None
+    True
     """
     match = EARLIER.search(sentence, answer_end)
     if not match or match.start() - answer_end > 40:
-        return None
+        match = FROM.match(sentence, answer_end)
+        if not match or not FROM_EARLIER.search(sentence[max(0, answer_end - 60) : match.end()]):
+            return None
     following = [q for q in find_quantities(sentence[match.end() :]) if q.start == 0]
     if not following:
         return None
@@ -158,12 +166,16 @@ def is_earlier_figure(sentence: str, start: int, text: str) -> bool:
     (True, True)
     >>> is_earlier_figure(s, 22, "nine")
     False
+    >>> is_earlier_figure("The toll rose to seven from four.", 28, "four")
+    True
     """
     lead = EARLIER.match(text)
     if lead is not None and find_quantities(text[lead.end() :]):
         return True
-    before = sentence[max(0, start - 30) : start]
-    return bool(re.search(EARLIER.pattern + r"$", before, re.I))
+    before = sentence[max(0, start - 60) : start]
+    return bool(
+        re.search(EARLIER.pattern + r"$", before[-30:], re.I) or FROM_EARLIER.search(before)
+    )
 
 
 def source_terms(question: str, terms: Callable[[str], list[str]]) -> set[str] | None:
@@ -184,6 +196,48 @@ def source_terms(question: str, terms: Callable[[str], list[str]]) -> set[str] |
             if found:
                 return found
     return None
+
+
+# a source set off from the question it scopes: "According to X, how many ...?", "How many
+# ..., according to X?", "What does X say about how many ...?"
+SOURCE_CLAUSES = (
+    (re.compile(r"^according to [^,?]+,\s*(?P<rest>.+)$", re.I), "{rest}"),
+    (re.compile(r"^(?P<rest>.+?),? according to [^,?]+(?P<end>\?*)$", re.I), "{rest}{end}"),
+    (
+        re.compile(
+            r"^what (?:does|do|did) [^?]+? say about (?P<rest>(?:how|what|when|where).+)$", re.I
+        ),
+        "{rest}",
+    ),
+    (
+        re.compile(r"^what (?:does|do|did) [^?]+? say (?P<rest>(?:was|were) .+)$", re.I),
+        "what {rest}",
+    ),
+)
+
+
+def without_source(question: str) -> str:
+    """The question without the source it names, as the reader reads it: a reader trained on
+    questions that name no source is surer of every source's figure without one, and `decide`
+    then takes the named source's own.
+
+    >>> without_source("According to the regional governor, how many were wounded in Sumy?")
+    'How many were wounded in Sumy?'
+    >>> without_source("How many were killed, according to local health officials?")
+    'How many were killed?'
+    >>> without_source("What does Moscow say about how many drones were destroyed?")
+    'How many drones were destroyed?'
+    >>> without_source("What does the military say was the death toll?")
+    'What was the death toll?'
+    >>> without_source("How many drones were shot down?")
+    'How many drones were shot down?'
+    """
+    for pattern, template in SOURCE_CLAUSES:
+        match = pattern.match(question.strip())
+        if match:
+            rest = template.format(**match.groupdict()).strip()
+            return rest[:1].upper() + rest[1:]
+    return question
 
 
 def _side(term: str) -> str:
@@ -321,6 +375,13 @@ def _quoted(report: Report, wanted: set[str], terms: Callable[[str], list[str]])
     """Whether the report's sentences name the source asked for (a speaker not found)."""
     quotes = " ".join(c.quote for c in report.citations)
     return bool(wanted <= {_side(t) for t in terms(quotes)})
+
+
+def by_source(report: Report, question: str, terms: Callable[[str], list[str]]) -> bool:
+    """Whether the report is the source's the question names: its speaker or outlet shares
+    the source's words, or its sentences name the source."""
+    wanted = source_terms(question, terms)
+    return bool(wanted) and bool(_said_by(report, wanted, terms) or _quoted(report, wanted, terms))
 
 
 def _said_on(report: Report) -> list[str | None]:

@@ -467,3 +467,37 @@ def test_a_bare_noun_speaker_is_named_as_the_article_named_it() -> None:
     )
     got = one_article(text, {"38": 6.0})("How many people were wounded in Izium?")
     assert got.answer == "38" and got.attribution == "Ukraine's State Emergency Service"
+
+
+# ----- a question that names its source --------------------------------------------------
+@dataclass
+class SourceShyReader(StubReader):
+    """Unsure of every span while the question names a source (as the trained reader is on
+    "According to X, how many ...?", SQuAD having few such questions), sure without one."""
+
+    questions: list[str] = field(default_factory=list)
+
+    def read(self, question: str, windows: list[str]) -> list[WindowReading]:
+        self.questions.append(question)
+        readings = super().read(question, windows)
+        if "ccording to" in question:
+            return [WindowReading(r.spans, no_answer=20.0) for r in readings]
+        return readings
+
+
+def test_a_source_named_question_is_read_again_without_the_source() -> None:
+    reader = SourceShyReader({"Five": 5.0, "twelve": 4.0})
+    got = answer(reader, "According to the governor, how many civilians were killed?")
+    assert got.answer == "Five" and not got.abstained and got.attribution == "governor"
+    assert reader.questions[-1] == "How many civilians were killed?"
+
+
+def test_read_without_the_source_only_that_source_answers() -> None:
+    # B's "five" is said by officials, not by the army the question names: nobody answers
+    reader = SourceShyReader({"five": 5.0})
+    got = answer(reader, "According to the army, how many people died?")
+    assert got.abstained and got.answer is None
+    # a question that names no source is read once
+    plain = SourceShyReader({"five": 5.0})
+    assert answer(plain, "How many people died?").answer == "five"
+    assert plain.questions == ["How many people died?"]
