@@ -379,9 +379,9 @@ def _quoted(report: Report, wanted: set[str], terms: Callable[[str], list[str]])
 
 def by_source(report: Report, question: str, terms: Callable[[str], list[str]]) -> bool:
     """Whether the report is the source's the question names: its speaker or outlet shares
-    the source's words, or its sentences name the source."""
+    the source's words (a sentence that only mentions the source is not enough here)."""
     wanted = source_terms(question, terms)
-    return bool(wanted) and bool(_said_by(report, wanted, terms) or _quoted(report, wanted, terms))
+    return bool(wanted) and _said_by(report, wanted, terms) > 0
 
 
 def _said_on(report: Report) -> list[str | None]:
