@@ -66,6 +66,12 @@ PARTITIVE = re.compile(
     r"\s+of\s+(?:the|them|those|whom|these)\b|(?:\s+[\w'-]+){0,3}?\s+(?:were|was)\s+among\b",
     re.I,
 )
+# ... and a part named before its figure: "14 people, including six children", "among them six"
+INCLUDED = re.compile(
+    r"\b(?:including|includ(?:es|ed)|among them|among whom|of whom|of them)\s+"
+    r"(?:at least\s+|about\s+|around\s+|some\s+)?$",
+    re.I,
+)
 # The two roles conflict reports count most, by index term: a count question about one is
 # answered in other reports by a figure in a sentence that names the role in some word.
 ROLES = (
@@ -640,7 +646,10 @@ class ReaderAnswerer:
         start, end = choice.start, choice.end  # the figure itself, within the span
         if figures:
             start, end = choice.start + figures[0].start, choice.start + figures[0].end
-        if not counting.part and PARTITIVE.match(article.text, end):
+        if not counting.part and (
+            PARTITIVE.match(article.text, end)
+            or INCLUDED.search(article.text[max(0, start - 40) : start])
+        ):
             return False  # a part of a figure ("two of the dead were children"), not one
         if self._followed_by(article.text, end, [verb]):
             return True  # the verb within the figure's phrase: "one missile launched from"

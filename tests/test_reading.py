@@ -501,3 +501,14 @@ def test_read_without_the_source_only_that_source_answers() -> None:
     plain = SourceShyReader({"five": 5.0})
     assert answer(plain, "How many people died?").answer == "five"
     assert plain.questions == ["How many people died?"]
+
+
+def test_a_part_named_before_its_figure_is_no_report_of_the_whole() -> None:
+    text = "Shelling killed 14 people in Izium, including six children, the governor said."
+    ask = one_article(text, {"14": 6.0, "six": 5.0})
+    whole = ask("How many people were killed in Izium?")
+    assert whole.answer == "14" and [r.normalized for r in whole.reports] == [14]
+    assert whole.agreement == "single"
+    # asked for the part, the part answers
+    part = one_article(text, {"six": 6.0, "14": 5.0})("How many children were killed in Izium?")
+    assert part.answer == "six"
