@@ -126,13 +126,31 @@ def value_of(text: str, answer_type: AnswerType) -> float | int | str:
     (12, 12)
     >>> value_of("the Mayor.", AnswerType.PERSON)
     'the mayor'
+    >>> value_of("between 19 and 27", AnswerType.COUNT), value_of("40 to 50", AnswerType.COUNT)
+    ('19-27', '40-50')
     """
     if answer_type is AnswerType.COUNT:
-        found = [q.value for q in find_quantities(text) if q.value is not None]
+        quantities = [q for q in find_quantities(text) if q.value is not None]
+        found = [_number(q.value) for q in quantities]
+        if len(found) >= 2 and _a_range(text, quantities[0], quantities[1]):
+            return f"{found[0]}-{found[1]}"  # a range is neither of its ends' reports
         if found:
-            value = found[0]
-            return int(value) if float(value).is_integer() else value
+            return found[0]
     return " ".join(re.sub(r"[^\w\s-]", " ", text.casefold()).split())
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def _a_range(text: str, first: Any, second: Any) -> bool:
+    """Whether two figures of a span are the ends of one range ("between 19 and 27")."""
+    joint = text[first.end : second.start]
+    if re.fullmatch(r"\s*(?:to|-|–)\s*", joint):
+        return True
+    return bool(
+        re.fullmatch(r"\s+and\s+", joint) and re.search(r"\bbetween\s+$", text[: first.start])
+    )
 
 
 def earlier_figure(sentence: str, answer_end: int) -> tuple[str, int, int] | None:
@@ -395,8 +413,8 @@ def agreement_of(reports: Sequence[Report]) -> str | None:
     real = [r for r in reports if not r.earlier] or list(reports)
     if not reports:
         return None
-    if all(r.normalized is not None for r in real) and any(
-        DISPUTES.search(c.quote) for r in real for c in r.citations
+    if any(
+        r.normalized is not None and DISPUTES.search(c.quote) for r in real for c in r.citations
     ):
         return "disputed"  # a figure whose own sentence says it is contested
     if len(reports) == 1:

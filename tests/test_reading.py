@@ -512,3 +512,35 @@ def test_a_part_named_before_its_figure_is_no_report_of_the_whole() -> None:
     # asked for the part, the part answers
     part = one_article(text, {"six": 6.0, "14": 5.0})("How many children were killed in Izium?")
     assert part.answer == "six"
+
+
+def test_a_range_is_its_own_report_not_one_of_its_ends() -> None:
+    ministry = Article(
+        id="m",
+        title="Kadugli",
+        text="Shelling killed 19 people in Kadugli, the health ministry said.",
+    )
+    union = Article(
+        id="g",
+        title="Kadugli toll",
+        text="A medical union said 27 people were killed in Kadugli, a higher figure than "
+        "the ministry gave.",
+    )
+    un = Article(
+        id="u",
+        title="Kadugli UN",
+        text="The UN said between 19 and 27 people were killed in Kadugli.",
+    )
+    reader = StubReader({"between 19 and 27": 6.0, "19": 5.5, "27": 5.5})
+    answerer = ReaderAnswerer(reader, load_lexicon(), analyzer=Analyzer({}))
+    got = answerer.answer(
+        "How many people were killed in Kadugli, according to the health ministry?",
+        [passage(a, 0, len(a.text)) for a in (un, ministry, union)],
+        StubSnapshot(ministry, union, un),
+        5,
+    )
+    # "between 19 and 27" had taken the ministry's 19 into its report, and the UN's words
+    # answered for the ministry
+    assert got.answer == "19" and got.citations[0].doc_id == "m"
+    assert sorted(r.answer for r in got.reports) == ["19", "27", "between 19 and 27"]
+    assert got.agreement == "disputed"  # "a higher figure than" the ministry's
