@@ -412,7 +412,8 @@ class ReaderAnswerer:
         reports = reports_of(candidates, answer_type, snapshot.articles)
         verdict = decide(question, reports, self.terms)
         chosen = verdict.chosen
-        assert chosen is not None  # best itself is a candidate
+        if chosen is None:  # the question's time is before every figure
+            return _abstain(question, answer_type, p, passages, verdict.message or NO_ANSWER)
         if own_source and not by_source(chosen, question, self.terms):
             return _abstain(question, answer_type, 1.0 - p, passages, NO_ANSWER)
         first = chosen.citations[0]

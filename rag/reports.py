@@ -452,6 +452,19 @@ def decide(
     if scope is not None and scope.names_a_time:
         if scope.until:  # "as of June 5": the figures known by then, by when first said
             dated = [r for r in pool if any(scope.matches(day) for day in _said_on(r))]
+            if not dated and all(day for r in pool for day in _said_on(r)):
+                # every figure was given later: none answers what was known by then
+                first = min(pool, key=lambda r: min(d for d in _said_on(r) if d))
+                return Verdict(
+                    None,
+                    reports,
+                    agreement_of(reports),
+                    None,
+                    0,
+                    f"No figure was reported by {scope.text}; the first after it: "
+                    f"{first.answer} ({first.attribution or first.source or 'unattributed'}, "
+                    f"{min(d for d in _said_on(first) if d)[:10]}).",
+                )
         elif REPORTED_ON.search(question):  # "the toll reported on June 5": when it was said
             dated = [r for r in pool if scope.matches(r.published_at)]
         else:

@@ -4,7 +4,7 @@ milliseconds; the real trained reader is exercised in test_reader_answers.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -544,3 +544,36 @@ def test_a_range_is_its_own_report_not_one_of_its_ends() -> None:
     assert got.answer == "19" and got.citations[0].doc_id == "m"
     assert sorted(r.answer for r in got.reports) == ["19", "27", "between 19 and 27"]
     assert got.agreement == "disputed"  # "a higher figure than" the ministry's
+
+
+def test_as_of_a_day_before_every_figure_no_figure_answers() -> None:
+    later = Article(
+        id="l1",
+        title="Izium",
+        text="The number of people killed in the shelling of Izium has risen to 12, officials said.",
+        source="Wire",
+        published_at="2025-03-07",
+    )
+    latest = Article(
+        id="l2",
+        title="Izium",
+        text="The shelling of Izium killed 13 people, the governor said.",
+        source="Daily",
+        published_at="2025-03-09",
+    )
+    answerer = ReaderAnswerer(
+        StubReader({"12": 6.0, "13": 5.0}), load_lexicon(), analyzer=Analyzer({})
+    )
+
+    def ask(question: str):
+        passages = [
+            replace(passage(a, 0, len(a.text)), published_at=a.published_at, source=a.source)
+            for a in (later, latest)
+        ]
+        return answerer.answer(question, passages, StubSnapshot(later, latest), 5)
+
+    early = ask("How many people had been reported killed in Izium as of March 5?")
+    assert early.abstained and early.answer is None
+    assert early.message is not None and "12 (officials, 2025-03-07)" in early.message
+    # a day after the first figure: that figure
+    assert ask("How many people had been reported killed in Izium as of March 8?").answer == "12"
