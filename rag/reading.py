@@ -80,6 +80,14 @@ ROLES = (
     ),  # not "lives": "live"
     frozenset({"wound", "injur", "injuri", "hurt", "casualti"}),
 )
+# a figure totalled over a period ("more than 3,000 people in Haiti since the start of the
+# year"): no report of one event's toll, unless the question asks about such a period
+PERIOD = re.compile(
+    rf"\bsince (?:the (?:start|beginning) of |early |late )?(?:the |this |last )?"
+    rf"(?:year|month|war|conflict|(?:full-scale )?invasion|fighting|{MONTHS_RE}|\d{{4}})\b"
+    r"|\bso far (?:this|in) \w+|\bin total\b",
+    re.I,
+)
 ANAPHORIC = frozenset({"other", "more", "them"})  # "three others were missing"
 ASKS_A_PART = re.compile(r"\bhow\s+many\s+of\b", re.I)  # "how many of the wounded"
 YES_NO = re.compile(rf"^(?:{AUXILIARIES}|isn't|wasn't|didn't|doesn't|hasn't|aren't)\b", re.I)
@@ -408,7 +416,7 @@ class ReaderAnswerer:
         p = self.probability(best)
         if p < self.threshold:
             return _abstain(question, answer_type, 1.0 - p, passages, NO_ANSWER)
-        candidates = self.candidates(choices, best, answer_type, snapshot, counting)
+        candidates = self.candidates(choices, best, answer_type, snapshot, counting, question)
         reports = reports_of(candidates, answer_type, snapshot.articles)
         verdict = decide(question, reports, self.terms)
         chosen = verdict.chosen
@@ -445,6 +453,7 @@ class ReaderAnswerer:
         answer_type: AnswerType,
         snapshot: Snapshot,
         counting: Counting | None = None,
+        question: str = "",
     ) -> list[Candidate]:
         """The spans worth reporting: the best one, and every other span of the answer's type
         said with at least the answering confidence (and not far below the best), in an
@@ -460,6 +469,7 @@ class ReaderAnswerer:
         kept: list[tuple[SpanChoice, float]] = [(best, best_p)]
         best_value = value_of(best.text, answer_type) if counts else None
         other_verb = self._other_than_roles(counting, best, snapshot)
+        over_a_period = counts and bool(PERIOD.search(question))
         for choice in choices:
             if choice is best or any(_overlaps(choice, k) for k, _ in kept):
                 continue
@@ -479,6 +489,8 @@ class ReaderAnswerer:
                 continue  # "19 women" is no report of how many children
             if dated and _day(choice) is None and not NAMES_A_TIME.search(choice.text):
                 continue  # the answer names a day: "the start of the year" is no report of it
+            if counts and not over_a_period and self._over_a_period(choice, snapshot):
+                continue  # "killed more than 3,000 people since the start of the year"
             p = self.probability(choice)
             bar = self.threshold if counts else max(self.threshold, best_p - REPORT_BAND)
             if p < bar and not (counts and value_of(choice.text, answer_type) == best_value):
@@ -507,6 +519,14 @@ class ReaderAnswerer:
                 )
             )
         return out
+
+    def _over_a_period(self, choice: SpanChoice, snapshot: Snapshot) -> bool:
+        """Whether the span's figure is a total over a period: the period named in the
+        figure's clause after it, or opening its sentence ("Since January, ...")."""
+        article = snapshot.articles[choice.passage.doc_id]
+        sentence = self._sentence(choice, snapshot)
+        clause = re.split(r"[,;:.]", article.text[choice.end : sentence.end], maxsplit=1)[0]
+        return bool(PERIOD.search(clause) or PERIOD.match(sentence.text))
 
     def _other_than_roles(
         self, counting: Counting | None, best: SpanChoice, snapshot: Snapshot

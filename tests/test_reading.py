@@ -577,3 +577,17 @@ def test_as_of_a_day_before_every_figure_no_figure_answers() -> None:
     assert early.message is not None and "12 (officials, 2025-03-07)" in early.message
     # a day after the first figure: that figure
     assert ask("How many people had been reported killed in Izium as of March 8?").answer == "12"
+
+
+def test_a_total_over_a_period_is_no_report_of_one_event() -> None:
+    text = (
+        "The attack on Izium killed 21 people, the UN said. The UN said shelling had killed "
+        "more than 3,000 people in the region since the start of the year."
+    )
+    ask = one_article(text, {"21": 6.0, "more than 3,000": 5.0})
+    got = ask("How many people were killed in the attack on Izium?")
+    assert got.answer == "21" and [r.answer for r in got.reports] == ["21"]
+    assert got.agreement == "single"
+    # asked about the period, the total is a report
+    total = ask("How many people has shelling killed in Izium since the start of the year?")
+    assert "more than 3,000" in [r.answer for r in total.reports]
