@@ -174,6 +174,27 @@ def count_part(text: str) -> tuple[int, int] | None:
     return start, end
 
 
+NAMED = (AnswerType.PERSON, AnswerType.ORGANIZATION, AnswerType.PLACE)
+
+
+def is_a_count(text: str) -> bool:
+    """Whether a span opens with a figure, after at most two lower-case words: a count
+    ("five", "at least 12", "in five villages"), which no place, person or group is.
+
+    >>> is_a_count("five"), is_a_count("at least 12."), is_a_count("five villages")
+    (True, True, True)
+    >>> is_a_count("Route 5"), is_a_count("the 47th Brigade"), is_a_count("Kamianka")
+    (False, False, False)
+    >>> is_a_count("in five"), is_a_count("Kamianka and two other villages")
+    (True, False)
+    """
+    found = find_quantities(text)
+    if not found:
+        return False
+    lead = text[: found[0].start].split()
+    return len(lead) <= 2 and all(w.islower() for w in lead)
+
+
 def in_a_range(text: str, start: int, end: int) -> bool:
     """Whether the figure at text[start:end] is one end of a range ("between 19 and 27",
     "19 to 27 people", "40-50"): a report of neither.
@@ -405,6 +426,12 @@ class ReaderAnswerer:
         counting = self._counting(question) if answer_type is AnswerType.COUNT else None
         if answer_type is AnswerType.DATE:
             best = _dated_part(self._of_a_day(best, choices))
+        if answer_type in NAMED and is_a_count(best.text):
+            # "In which locations did the drones hit?" read as "five": a place, person or
+            # group is no count; another sure span that is none answers, or nothing does
+            best = self._first_sure(best, choices, lambda c: not is_a_count(c.text))
+            if is_a_count(best.text):
+                return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
         if counting is not None:
             best = self._of_the_role(
                 counting, self._one_figure(counting, best, snapshot), choices, snapshot
@@ -487,6 +514,8 @@ class ReaderAnswerer:
                 continue  # "between 19" of "between 19 and 27" is neither figure
             if counted and not self._counts_noun(choice, article.text, counted):
                 continue  # "19 women" is no report of how many children
+            if answer_type in NAMED and is_a_count(choice.text):
+                continue  # "five" is no report of which village
             if dated and _day(choice) is None and not NAMES_A_TIME.search(choice.text):
                 continue  # the answer names a day: "the start of the year" is no report of it
             if counts and not over_a_period and self._over_a_period(choice, snapshot):

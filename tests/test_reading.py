@@ -591,3 +591,13 @@ def test_a_total_over_a_period_is_no_report_of_one_event() -> None:
     # asked about the period, the total is a report
     total = ask("How many people has shelling killed in Izium since the start of the year?")
     assert "more than 3,000" in [r.answer for r in total.reports]
+
+
+def test_a_place_person_or_group_is_no_bare_number() -> None:
+    text = "Drones hit five villages near Izium, including Kamianka, the governor said."
+    where = one_article(text, {"five": 6.0, "Kamianka": 5.0})("In which village did a drone hit?")
+    assert where.answer == "Kamianka"
+    nowhere = one_article(text, {"five": 6.0})("In which locations did the drones hit?")
+    assert nowhere.abstained and nowhere.answer is None
+    # a count still takes its figure
+    assert one_article(text, {"five": 6.0})("How many villages were hit?").answer == "five"
