@@ -784,6 +784,7 @@ LEADING_DATE = re.compile(rf"(?:(?:on|in|at|since|by|late|early)\s+)?(?:{DATE.pa
 
 
 DATE_GOES_ON = frozenset({"", "and", "or", "to", "through", "until", "till", "-", "–", "—"})
+CLAUSE_OPENS = frozenset({"that", "when", "while", "because", "as", "after", "before"})
 
 
 def _dated_part(choice: SpanChoice) -> SpanChoice:
@@ -798,6 +799,8 @@ def _dated_part(choice: SpanChoice) -> SpanChoice:
     ('late on Monday', 'March 10 and 11 in Dar')
     >>> _dated_part(replace(c, text="Monday's strikes died in hospital on Thursday")).text
     'on Thursday'
+    >>> _dated_part(replace(c, text="last month that strikes had killed dozens since January")).text
+    'last month'
     """
     lead = LEADING_DATE.match(choice.text)
     if lead and choice.text.startswith(("'s", "’s"), lead.end()):
@@ -817,7 +820,10 @@ def _dated_part(choice: SpanChoice) -> SpanChoice:
                 choice, start=choice.start + a, end=choice.start + b, text=choice.text[a:b]
             )
     rest = choice.text[lead.end() :].split() if lead else []
-    if lead is None or len(rest) < 2 or DATE.search(choice.text, lead.end()):
+    if lead is None or len(rest) < 2:
+        return choice
+    clause = rest[0].lower() in CLAUSE_OPENS  # "last month that ... since January": its own
+    if DATE.search(choice.text, lead.end()) and not clause:
         return choice
     if rest[0].lower().strip(",") in DATE_GOES_ON:  # "March 10 and 11", "May 3 to 5"
         return choice
