@@ -92,6 +92,16 @@ ANAPHORIC = frozenset({"other", "more", "them"})  # "three others were missing"
 ASKS_A_PART = re.compile(r"\bhow\s+many\s+of\b", re.I)  # "how many of the wounded"
 YES_NO = re.compile(rf"^(?:{AUXILIARIES}|isn't|wasn't|didn't|doesn't|hasn't|aren't)\b", re.I)
 WH = re.compile(r"\b(?:who|whom|whose|what|which|where|when|why|how)\b", re.I)
+# "What did the spokesman say?" read in "did not respond to requests for comment": no statement
+ASKS_WHAT_WAS_SAID = re.compile(
+    r"^what (?:did|does|has|have|had) .+? (?:say|said|tell|told|write|wrote|state|stated)\b", re.I
+)
+NO_COMMENT = re.compile(
+    r"\b(?:did not|didn't|has not|hasn't|had not|hadn't|declined to|refused to|would not|"
+    r"wouldn't|could not be|was not|were not)\b[^.;]{0,30}?\b(?:respond|comment|repl|answer|"
+    r"reached|available)",
+    re.I,
+)
 YES_NO_MESSAGE = (
     "This is a yes/no question. The service answers by copying a short span from the sources, "
     "so it cannot answer yes or no; ask what, who, how many, where or when instead "
@@ -426,6 +436,10 @@ class ReaderAnswerer:
         counting = self._counting(question) if answer_type is AnswerType.COUNT else None
         if answer_type is AnswerType.DATE:
             best = _dated_part(self._of_a_day(best, choices))
+        silence = self._no_comment(best, snapshot) if ASKS_WHAT_WAS_SAID.search(question) else None
+        if silence is not None:
+            message = f'The sources say only that no comment was given: "{silence}".'
+            return _abstain(question, answer_type, 1.0, passages, message)
         if answer_type in NAMED and is_a_count(best.text):
             # "In which locations did the drones hit?" read as "five": a place, person or
             # group is no count; another sure span that is none answers, or nothing does
@@ -548,6 +562,14 @@ class ReaderAnswerer:
                 )
             )
         return out
+
+    def _no_comment(self, choice: SpanChoice, snapshot: Snapshot) -> str | None:
+        """The sentence a span lies in where the span is its "did not respond to requests
+        for comment", else None."""
+        sentence = self._sentence(choice, snapshot)
+        at = choice.start - sentence.start
+        found = any(m.start() <= at < m.end() + 30 for m in NO_COMMENT.finditer(sentence.text))
+        return sentence.text.strip() if found else None
 
     def _over_a_period(self, choice: SpanChoice, snapshot: Snapshot) -> bool:
         """Whether the span's figure is a total over a period: the period named in the

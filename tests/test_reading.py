@@ -601,3 +601,16 @@ def test_a_place_person_or_group_is_no_bare_number() -> None:
     assert nowhere.abstained and nowhere.answer is None
     # a count still takes its figure
     assert one_article(text, {"five": 6.0})("How many villages were hit?").answer == "five"
+
+
+def test_what_someone_said_is_no_refusal_to_comment() -> None:
+    text = "The army spokesman did not respond to requests for comment on the strike in Izium."
+    got = one_article(text, {"respond to requests for comment": 6.0})(
+        "What did the army spokesman say about the strike in Izium?"
+    )
+    assert got.abstained and "no comment was given" in (got.message or "")
+    said = "The army spokesman said the strike in Izium hit a weapons depot."
+    answer = one_article(said, {"hit a weapons depot": 6.0})(
+        "What did the army spokesman say about the strike in Izium?"
+    )
+    assert answer.answer == "hit a weapons depot"
