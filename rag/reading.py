@@ -823,6 +823,8 @@ def _dated_part(choice: SpanChoice) -> SpanChoice:
     'on Thursday'
     >>> _dated_part(replace(c, text="last month that strikes had killed dozens since January")).text
     'last month'
+    >>> _dated_part(replace(c, text="March to integrate the SDF")).text, _dated_part(replace(c, text="May 3 to 5 in Goma")).text
+    ('March', 'May 3 to 5 in Goma')
     """
     lead = LEADING_DATE.match(choice.text)
     if lead and choice.text.startswith(("'s", "’s"), lead.end()):
@@ -847,7 +849,9 @@ def _dated_part(choice: SpanChoice) -> SpanChoice:
     clause = rest[0].lower() in CLAUSE_OPENS  # "last month that ... since January": its own
     if DATE.search(choice.text, lead.end()) and not clause:
         return choice
-    if rest[0].lower().strip(",") in DATE_GOES_ON:  # "March 10 and 11", "May 3 to 5"
+    if rest[0].lower().strip(",") in DATE_GOES_ON and (
+        rest[0] in ("-", "–", "—") or DATE.match(" ".join(rest[1:])) or rest[1][:1].isdigit()
+    ):  # "March 10 and 11", "May 3 to 5"; not "March to integrate the SDF"
         return choice
     return replace(choice, end=choice.start + lead.end(), text=choice.text[: lead.end()])
 
