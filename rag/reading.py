@@ -88,6 +88,11 @@ PERIOD = re.compile(
     r"|\bso far (?:this|in) \w+|\bin total\b",
     re.I,
 )
+# what a count of everyone is followed by; a question counting a group within ("how many
+# Hamas militants", "how many women") is not answered by it
+EVERYONE = "people persons civilians individuals"
+# nouns that count the toll itself, not a group within it ("how many deaths")
+TOLL_NOUNS = "deaths fatalities casualties victims dead bodies injuries wounded residents"
 ANAPHORIC = frozenset({"other", "more", "them"})  # "three others were missing"
 ASKS_A_PART = re.compile(r"\bhow\s+many\s+of\b", re.I)  # "how many of the wounded"
 YES_NO = re.compile(rf"^(?:{AUXILIARIES}|isn't|wasn't|didn't|doesn't|hasn't|aren't)\b", re.I)
@@ -446,6 +451,15 @@ class ReaderAnswerer:
             best = self._first_sure(best, choices, lambda c: not is_a_count(c.text))
             if is_a_count(best.text):
                 return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
+        if counting is not None and self._counts_a_group(counting):
+            best = (
+                self._first_sure(best, choices, lambda c: not self._counts_everyone(c, snapshot))
+                if self._counts_everyone(best, snapshot)
+                else best
+            )
+            if self._counts_everyone(best, snapshot):
+                # "at least 18 people" is no count of the Hamas militants among them
+                return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
         if counting is not None:
             best = self._of_the_role(
                 counting, self._one_figure(counting, best, snapshot), choices, snapshot
@@ -570,6 +584,20 @@ class ReaderAnswerer:
         at = choice.start - sentence.start
         found = any(m.start() <= at < m.end() + 30 for m in NO_COMMENT.finditer(sentence.text))
         return sentence.text.strip() if found else None
+
+    def _counts_a_group(self, counting: Counting) -> bool:
+        """Whether the question counts a group within everyone ("women", "Hamas militants")."""
+        noun = self.terms(counting.noun)[:1] if counting.noun else []
+        return bool(noun) and noun[0] not in self.terms(EVERYONE + " " + TOLL_NOUNS)
+
+    def _counts_everyone(self, choice: SpanChoice, snapshot: Snapshot) -> bool:
+        """Whether the span's first figure is followed by "people" (or the like)."""
+        figures = find_quantities(choice.text)
+        if not figures:
+            return False
+        text = snapshot.articles[choice.passage.doc_id].text
+        after = self.terms(text[choice.start + figures[0].end : choice.start + figures[0].end + 30])
+        return bool(after) and after[0] in self.terms(EVERYONE)
 
     def _over_a_period(self, choice: SpanChoice, snapshot: Snapshot) -> bool:
         """Whether the span's figure is a total over a period: the period named in the

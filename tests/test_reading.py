@@ -614,3 +614,14 @@ def test_what_someone_said_is_no_refusal_to_comment() -> None:
         "What did the army spokesman say about the strike in Izium?"
     )
     assert answer.answer == "hit a weapons depot"
+
+
+def test_a_count_of_everyone_is_no_count_of_a_group_within() -> None:
+    text = "Shelling killed at least 18 people in Izium, including two police officers."
+    group = one_article(text, {"at least 18": 6.0, "two": 5.0})
+    assert group("How many police officers were killed in Izium?").answer == "two"
+    alone = one_article(text, {"at least 18": 6.0})
+    assert alone("How many police officers were killed in Izium?").abstained
+    assert alone("How many people were killed in Izium?").answer == "at least 18"
+    assert alone("How many civilians were killed in Izium?").answer == "at least 18"
+    assert alone("How many deaths were reported in Izium?").answer == "at least 18"
