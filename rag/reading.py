@@ -451,14 +451,14 @@ class ReaderAnswerer:
             best = self._first_sure(best, choices, lambda c: not is_a_count(c.text))
             if is_a_count(best.text):
                 return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
-        if counting is not None and self._counts_a_group(counting):
-            best = (
-                self._first_sure(best, choices, lambda c: not self._counts_everyone(c, snapshot))
-                if self._counts_everyone(best, snapshot)
-                else best
-            )
+        if (
+            counting is not None
+            and self._counts_a_group(counting)
+            and self._counts_everyone(best, snapshot)
+        ):
+            # "at least 18 people" is no count of the Hamas militants among them
+            best = self._first_sure(best, choices, lambda c: not self._counts_everyone(c, snapshot))
             if self._counts_everyone(best, snapshot):
-                # "at least 18 people" is no count of the Hamas militants among them
                 return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
         if counting is not None:
             best = self._of_the_role(
