@@ -42,6 +42,9 @@ WEEKDAY_PHRASE = re.compile(
     re.I,
 )
 YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+TIME_OPENS = re.compile(  # the words that open a date phrase: "as of", "on", "in"
+    r"\b(?:as of|as at|by|until|up to|on|in)\s+(?:the\s+)?$", re.I
+)
 UNTIL = re.compile(r"\b(?:as of|by|until|up to|as at)\s+(?:the\s+)?$", re.I)  # before a date
 EARLIEST = re.compile(
     r"\b(?:first|initial(?:ly)?|at first|earliest|originally|early reports?)\b", re.I
@@ -159,7 +162,16 @@ def time_scope(question: str) -> TimeScope | None:
     >>> as_of.until, as_of.matches("2024-06-03"), as_of.matches("2024-06-05"), as_of.matches("2024-06-07")
     (True, True, True, False)
     """
-    low = question.lower()
+    named = _named_time(question)
+    if named is not None:
+        return named[1]
+    if EARLIEST.search(question.lower()):
+        return TimeScope(earliest=True, text=EARLIEST.search(question.lower()).group())  # type: ignore[union-attr]
+    return None
+
+
+def _named_time(question: str) -> tuple[re.Match[str], TimeScope] | None:
+    """The first date phrase of a question that names a day, month, year or weekday."""
     for match in DATE.finditer(question):
         words = match.group().lower().split()
         year = next((int(w) for w in words if YEAR.fullmatch(w)), None)
@@ -172,7 +184,32 @@ def time_scope(question: str) -> TimeScope | None:
         weekday = next((i for i, d in enumerate(WEEKDAYS) if d in words), None)
         if any(v is not None for v in (year, month, day, weekday)):
             until = bool(UNTIL.search(question[: match.start()]))
-            return TimeScope(year, month, day, weekday, False, match.group(), until)
-    if EARLIEST.search(low):
-        return TimeScope(earliest=True, text=EARLIEST.search(low).group())  # type: ignore[union-attr]
+            return match, TimeScope(year, month, day, weekday, False, match.group(), until)
     return None
+
+
+def without_time(question: str) -> str:
+    """The question without the day it names, as the reader reads it: a reader trained on
+    questions that name no day is surer of every day's figure without one, and `decide`
+    then takes the figure of that day.
+
+    >>> without_time("As of September 18, 2025, how many deaths had been reported?")
+    'How many deaths had been reported?'
+    >>> without_time("What was the death toll from the bombing on September 17, 2025?")
+    'What was the death toll from the bombing?'
+    >>> without_time("How many were killed in the attack as of June 5, according to the army?")
+    'How many were killed in the attack, according to the army?'
+    >>> without_time("How many were killed in the attack?")
+    'How many were killed in the attack?'
+    """
+    named = _named_time(question)
+    if named is None:
+        return question
+    match = named[0]
+    opening = TIME_OPENS.search(question[: match.start()])
+    left = question[: opening.start() if opening else match.start()].rstrip(" ,")
+    right = question[match.end() :].lstrip(" ")
+    if not left:
+        right = right.lstrip(",").lstrip()
+        return right[:1].upper() + right[1:]
+    return left + right if right[:1] in "?.!," else f"{left} {right}"

@@ -21,7 +21,7 @@ import numpy as np
 
 from rag.answering import NO_ANSWER, Answer, Citation
 from rag.attribution import DATELINE, attribution, named_earlier
-from rag.dates import WEEKDAYS, YEAR, event_date, resolve
+from rag.dates import WEEKDAYS, YEAR, event_date, resolve, without_time
 from rag.lexicon import Lexicon
 from rag.quantities import find_quantities
 from rag.question import (
@@ -36,6 +36,7 @@ from rag.reports import (
     Candidate,
     by_source,
     decide,
+    in_time,
     reports_of,
     source_terms,
     value_of,
@@ -407,16 +408,19 @@ class ReaderAnswerer:
             return _abstain(question, answer_type, 1.0, passages, YES_NO_MESSAGE)
         read = passages[:answer_passages]
         answer = self._answer_as(question, question, read, passages, snapshot, answer_type)
-        reading = without_source(question)
-        if answer.abstained and reading != question:
-            # "According to the abbot, how many monks died?": a reader trained on questions
-            # that name no source is surer of each source's figure without the name; the
-            # named source's own figure then answers, or nothing does
-            second = self._answer_as(
-                question, reading, read, passages, snapshot, answer_type, own_source=True
-            )
-            if not second.abstained:
-                return second
+        # "According to the abbot, how many monks died?", "As of May 3, how many had died?":
+        # a reader trained on questions that name no source and no day is surer of each
+        # source's and each day's figure without them; the named source's own figure, or the
+        # named day's, then answers, or nothing does
+        untimed = without_time(question)
+        for reading in dict.fromkeys((without_source(question), untimed, without_source(untimed))):
+            if not answer.abstained:
+                break
+            if reading != question:
+                second = self._answer_as(
+                    question, reading, read, passages, snapshot, answer_type, scoped=True
+                )
+                answer = second if not second.abstained else answer
         return answer
 
     def _answer_as(
@@ -428,10 +432,10 @@ class ReaderAnswerer:
         snapshot: Snapshot,
         answer_type: AnswerType,
         *,
-        own_source: bool = False,
+        scoped: bool = False,
     ) -> Answer:
         """The answer to `question` from the reader's reading of `reading` in `read`; with
-        `own_source`, only a report of the source the question names answers."""
+        `scoped`, only a report of the source and the day the question names answers."""
         choices = self._about(
             question, _past_datelines(self.choices(reading, read), snapshot), snapshot
         )
@@ -477,7 +481,10 @@ class ReaderAnswerer:
         chosen = verdict.chosen
         if chosen is None:  # the question's time is before every figure
             return _abstain(question, answer_type, p, passages, verdict.message or NO_ANSWER)
-        if own_source and not by_source(chosen, question, self.terms):
+        if scoped and not (
+            (without_source(question) == question or by_source(chosen, question, self.terms))
+            and in_time(chosen, question)
+        ):
             return _abstain(question, answer_type, 1.0 - p, passages, NO_ANSWER)
         first = chosen.citations[0]
         return Answer(

@@ -402,6 +402,21 @@ def by_source(report: Report, question: str, terms: Callable[[str], list[str]]) 
     return bool(wanted) and _said_by(report, wanted, terms) > 0
 
 
+def in_time(report: Report, question: str) -> bool:
+    """Whether the report is of the day, month or year the question names (True where it
+    names none)."""
+    scope = time_scope(question)
+    return scope is None or not scope.names_a_time or _in_scope(report, scope, question)
+
+
+def _in_scope(report: Report, scope: TimeScope, question: str) -> bool:
+    if scope.until:  # "as of June 5": the figures known by then, by when first said
+        return any(scope.matches(day) for day in _said_on(report))
+    if REPORTED_ON.search(question):  # "the toll reported on June 5": when it was said
+        return scope.matches(report.published_at)
+    return scope.matches(report.event_date) or scope.matches(report.published_at)
+
+
 def _said_on(report: Report) -> list[str | None]:
     """The days a report was published, one per citation (a figure repeated by a later
     article was known from the first), else the day its text names."""
@@ -450,27 +465,20 @@ def decide(
         pool = scoped or pool
     scope: TimeScope | None = time_scope(question)
     if scope is not None and scope.names_a_time:
-        if scope.until:  # "as of June 5": the figures known by then, by when first said
-            dated = [r for r in pool if any(scope.matches(day) for day in _said_on(r))]
-            if not dated and all(day for r in pool for day in _said_on(r)):
-                # every figure was given later: none answers what was known by then
-                first = min(pool, key=lambda r: min(d for d in _said_on(r) if d))
-                return Verdict(
-                    None,
-                    reports,
-                    agreement_of(reports),
-                    None,
-                    0,
-                    f"No figure was reported by {scope.text}; the first after it: "
-                    f"{first.answer} ({first.attribution or first.source or 'unattributed'}, "
-                    f"{min(d for d in _said_on(first) if d)[:10]}).",
-                )
-        elif REPORTED_ON.search(question):  # "the toll reported on June 5": when it was said
-            dated = [r for r in pool if scope.matches(r.published_at)]
-        else:
-            dated = [
-                r for r in pool if scope.matches(r.event_date) or scope.matches(r.published_at)
-            ]
+        dated = [r for r in pool if _in_scope(r, scope, question)]
+        if scope.until and not dated and all(day for r in pool for day in _said_on(r)):
+            # every figure was given later: none answers what was known by then
+            first = min(pool, key=lambda r: min(d for d in _said_on(r) if d))
+            return Verdict(
+                None,
+                reports,
+                agreement_of(reports),
+                None,
+                0,
+                f"No figure was reported by {scope.text}; the first after it: "
+                f"{first.answer} ({first.attribution or first.source or 'unattributed'}, "
+                f"{min(d for d in _said_on(first) if d)[:10]}).",
+            )
         pool = dated or pool
     agreement = agreement_of(reports)
     if scope is not None and scope.earliest:

@@ -579,6 +579,67 @@ def test_as_of_a_day_before_every_figure_no_figure_answers() -> None:
     assert ask("How many people had been reported killed in Izium as of March 8?").answer == "12"
 
 
+@dataclass
+class DayShyReader(StubReader):
+    """Unsure of every span while the question names a day (as the trained reader is on "As
+    of March 5, 2025, how many ...?"), sure without one."""
+
+    questions: list[str] = field(default_factory=list)
+
+    def read(self, question: str, windows: list[str]) -> list[WindowReading]:
+        self.questions.append(question)
+        readings = super().read(question, windows)
+        if "March" in question:
+            return [WindowReading(r.spans, no_answer=20.0) for r in readings]
+        return readings
+
+
+def izium_tolls(reader: StubReader):
+    """An `ask(question)` over two Izium articles: nine killed (March 4), then 12 (March 7)."""
+    first = Article(
+        id="i1",
+        title="Izium",
+        text="Shelling killed nine people in Izium, the governor said.",
+        source="Wire",
+        published_at="2025-03-04",
+    )
+    later = Article(
+        id="i2",
+        title="Izium",
+        text="The number of people killed in the shelling of Izium has risen to 12, the "
+        "governor said.",
+        source="Daily",
+        published_at="2025-03-07",
+    )
+    answerer = ReaderAnswerer(reader, load_lexicon(), analyzer=Analyzer({}))
+    passages = [
+        replace(passage(a, 0, len(a.text)), published_at=a.published_at, source=a.source)
+        for a in (later, first)
+    ]
+    return lambda q: answerer.answer(q, passages, StubSnapshot(first, later), 5)
+
+
+def test_a_day_named_question_is_read_again_without_the_day() -> None:
+    reader = DayShyReader({"nine": 5.0, "12": 6.0})
+    got = izium_tolls(reader)("As of March 5, 2025, how many people were killed in Izium?")
+    assert got.answer == "nine" and not got.abstained
+    assert reader.questions[-1] == "How many people were killed in Izium?"
+    # the figure of the day the question names, not the latest
+    reader = DayShyReader({"nine": 5.0, "12": 6.0})
+    assert izium_tolls(reader)("What was the death toll in Izium on March 7?").answer == "12"
+
+
+def test_read_without_the_day_only_that_day_s_figure_answers() -> None:
+    # no figure was given on March 1: the latest does not answer for it
+    reader = DayShyReader({"nine": 5.0, "12": 6.0})
+    got = izium_tolls(reader)("How many people were killed in Izium on March 1?")
+    assert got.abstained and got.answer is None
+    # a question that names no day is read once
+    plain = DayShyReader({"nine": 5.0, "12": 6.0})
+    assert izium_tolls(plain)("How many people were killed in Izium?").answer == "12"
+    assert plain.questions == ["How many people were killed in Izium?"]
+
+
 def test_a_total_over_a_period_is_no_report_of_one_event() -> None:
     text = (
         "The attack on Izium killed 21 people, the UN said. The UN said shelling had killed "
