@@ -219,7 +219,10 @@ def source_terms(question: str, terms: Callable[[str], list[str]]) -> set[str] |
 # a source set off from the question it scopes: "According to X, how many ...?", "How many
 # ..., according to X?", "What does X say about how many ...?"
 SOURCE_CLAUSES = (
-    (re.compile(r"^according to [^,?]+,\s*(?P<rest>.+)$", re.I), "{rest}"),
+    (
+        re.compile(r"^according to .+?,\s*(?P<rest>(?:how|what|when|where|who|which)\b.+)$", re.I),
+        "{rest}",
+    ),
     (re.compile(r"^(?P<rest>.+?),? according to [^,?]+(?P<end>\?*)$", re.I), "{rest}{end}"),
     (
         re.compile(
@@ -230,6 +233,23 @@ SOURCE_CLAUSES = (
     (
         re.compile(r"^what (?:does|do|did) [^?]+? say (?P<rest>(?:was|were) .+)$", re.I),
         "what {rest}",
+    ),
+    (  # "How many people does the committee say were wounded ...?"
+        re.compile(
+            r"^(?P<head>how many (?:[\w'-]+\s+){0,4}?)(?:does|do|did) [^?]+? "
+            r"(?:say|claim|estimate|believe)s? (?P<rest>(?:was|were|had|have|has)\b.+)$",
+            re.I,
+        ),
+        "{head}{rest}",
+    ),
+    (  # "What death toll did the minister give for the attack?"
+        re.compile(
+            r"^what (?P<noun>(?:[\w'-]+\s+){0,3}?(?:toll|figure|number|count|tally)"
+            r"(?: of [\w'-]+)?) (?:does|do|did) [^?]+? (?:give|report|put|cite|announce)s? "
+            r"(?P<rest>(?:for|after|in|on|from)\b.+)$",
+            re.I,
+        ),
+        "what was the {noun} {rest}",
     ),
 )
 
@@ -247,6 +267,12 @@ def without_source(question: str) -> str:
     'How many drones were destroyed?'
     >>> without_source("What does the military say was the death toll?")
     'What was the death toll?'
+    >>> without_source("According to Tomás Langa, the district administrator, how many died?")
+    'How many died?'
+    >>> without_source("How many people does the committee say were wounded in the attack?")
+    'How many people were wounded in the attack?'
+    >>> without_source("What death toll did Yusuf Dhoore, the minister, give for the attack?")
+    'What was the death toll for the attack?'
     >>> without_source("How many drones were shot down?")
     'How many drones were shot down?'
     """
