@@ -860,6 +860,10 @@ def _dated_part(choice: SpanChoice) -> SpanChoice:
     'last month'
     >>> _dated_part(replace(c, text="March to integrate the SDF")).text, _dated_part(replace(c, text="May 3 to 5 in Goma")).text
     ('March', 'May 3 to 5 in Goma')
+    >>> _dated_part(replace(c, text="rose to three after a patrolman died in Cali last night")).text
+    'last night'
+    >>> _dated_part(replace(c, text="after the talks on Monday")).text, _dated_part(replace(c, text="after the ceasefire collapsed")).text
+    ('after the talks on Monday', 'after the ceasefire collapsed')
     """
     lead = LEADING_DATE.match(choice.text)
     if lead and choice.text.startswith(("'s", "’s"), lead.end()):
@@ -878,8 +882,16 @@ def _dated_part(choice: SpanChoice) -> SpanChoice:
             return replace(
                 choice, start=choice.start + a, end=choice.start + b, text=choice.text[a:b]
             )
-    rest = choice.text[lead.end() :].split() if lead else []
-    if lead is None or len(rest) < 2:
+    if lead is None:
+        # "rose to three after a patrolman died in hospital last night": a span that holds
+        # one time among words that are none is cut to it
+        times = list(LEADING_DATE.finditer(choice.text))
+        if len(times) != 1 or len(choice.text.split()) - len(times[0].group().split()) < 4:
+            return choice
+        a, b = times[0].span()
+        return replace(choice, start=choice.start + a, end=choice.start + b, text=choice.text[a:b])
+    rest = choice.text[lead.end() :].split()
+    if len(rest) < 2:
         return choice
     clause = rest[0].lower() in CLAUSE_OPENS  # "last month that ... since January": its own
     if DATE.search(choice.text, lead.end()) and not clause:
