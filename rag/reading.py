@@ -532,6 +532,7 @@ class ReaderAnswerer:
         best_value = value_of(best.text, answer_type) if counts else None
         other_verb = self._other_than_roles(counting, best, snapshot)
         over_a_period = counts and bool(PERIOD.search(question))
+        group = counting is not None and self._counts_a_group(counting)
         for choice in choices:
             if choice is best or any(_overlaps(choice, k) for k, _ in kept):
                 continue
@@ -555,6 +556,8 @@ class ReaderAnswerer:
                 continue  # the answer names a day: "the start of the year" is no report of it
             if counts and not over_a_period and self._over_a_period(choice, snapshot):
                 continue  # "killed more than 3,000 people since the start of the year"
+            if group and self._counts_everyone(choice, snapshot):
+                continue  # "at least seven people" is no report of how many attackers
             p = self.probability(choice)
             bar = self.threshold if counts else max(self.threshold, best_p - REPORT_BAND)
             if p < bar and not (counts and value_of(choice.text, answer_type) == best_value):

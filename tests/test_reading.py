@@ -640,6 +640,21 @@ def test_read_without_the_day_only_that_day_s_figure_answers() -> None:
     assert plain.questions == ["How many people were killed in Izium?"]
 
 
+def test_a_count_of_everyone_is_no_report_of_a_group() -> None:
+    text = (
+        "Gunmen stormed a hotel in Izium, killing at least seven people, police said. "
+        "Security forces ended the siege, and four gunmen were killed, police said."
+    )
+    # the answer's own figure is not followed by the question's noun ("four gunmen"), so
+    # the noun itself tells no figure apart
+    got = one_article(text, {"four": 6.0, "at least seven": 5.5})("How many attackers were killed?")
+    assert got.answer == "four" and [r.answer for r in got.reports] == ["four"]
+    assert got.agreement == "single"
+    # asked for everyone, both are reports
+    both = one_article(text, {"at least seven": 6.0, "four": 5.5})("How many were killed?")
+    assert sorted(r.answer for r in both.reports) == ["at least seven", "four"]
+
+
 def test_a_total_over_a_period_is_no_report_of_one_event() -> None:
     text = (
         "The attack on Izium killed 21 people, the UN said. The UN said shelling had killed "
