@@ -25,7 +25,8 @@ from rag.question import AnswerType, answer_type_of
 
 CHANGED_TO = (
     r"\b(?:(?:has|have|had)\s+)?(?:rose|risen|rises|climbed|increased|grew|jumped|went up|"
-    r"fell|dropped|decreased|revised(?:\s+(?:up|down)(?:ward)?)?|updated|raised|lowered)\s+to\b"
+    r"fell|dropped|decreased|revised(?:\s+(?:up|down)(?:ward)?)?|updated|raised|lowered|"
+    r"down)\s+to\b"  # "revised the toll ... down to eight"; never "up to 60", a bound
 )
 CHANGE = re.compile(CHANGED_TO + r"|\b(?:up|down|revised)\s+from\b|\bnow stands at\b", re.I)
 EARLIER = re.compile(r"\b(?:up|down|revised(?:\s+(?:up|down))?)\s+from\s+", re.I)
@@ -160,6 +161,8 @@ def earlier_figure(sentence: str, answer_end: int) -> tuple[str, int, int] | Non
     ('12', 29, 31)
     >>> earlier_figure("The toll rose to seven from four.", 22)
     ('four', 28, 32)
+    >>> earlier_figure("It revised the toll from the strike down to eight from 12.", 49)
+    ('12', 55, 57)
     >>> earlier_figure("It killed 12 people from 3 villages.", 12) is None
     True
     """
