@@ -23,6 +23,15 @@ DATELINE = re.compile(
 )
 
 
+# a figure a source gives as its estimate, right before it: "the agency put the toll at 26"
+PUT_AT = re.compile(
+    r"\b(?:put|puts|putting|placed|places|estimated|estimates)\s+(?:the|its|their)\s+"
+    r"(?:[\w-]+\s+){0,3}?(?:toll|figure|number|count|tally)(?:\s+of\s+[\w-]+)?\s+at\s+"
+    r"(?:about\s+|around\s+|at\s+least\s+|more\s+than\s+|nearly\s+)?$",
+    re.I,
+)
+
+
 def attribution(sentence: str, answer_start: int, lexicon: Lexicon) -> str | None:
     """The speaker whose claim holds the answer, or None when the sentence states it as fact
     or the answer is the speaker itself.
@@ -44,10 +53,18 @@ def attribution(sentence: str, answer_start: int, lexicon: Lexicon) -> str | Non
     True
     >>> attribution("KYIV — Ukraine's General Staff said 10 missiles were fired.", 36, lex)
     "Ukraine's General Staff"
+    >>> s = "The hospital said it received 21 bodies, while the civil defence agency put the toll at 26."
+    >>> attribution(s, s.index("26"), lex), attribution(s, s.index("21"), lex)
+    ('civil defence agency', 'hospital')
     """
     dateline = DATELINE.match(sentence)
     if dateline and answer_start >= dateline.end():  # where it was filed is nobody's claim
         sentence, answer_start = sentence[dateline.end() :], answer_start - dateline.end()
+    put = PUT_AT.search(sentence[:answer_start])
+    if put is not None:  # "..., while the civil defence agency put the toll at 26"
+        speaker = _speaker_before(sentence, put.start())
+        if speaker is not None:
+            return speaker
     according = re.search(r"\baccording to ([^,.;]+)", sentence, re.I)
     if according and not according.start(1) <= answer_start < according.end(1):
         named = speaker_name(according.group(1))
