@@ -94,6 +94,8 @@ PERIOD = re.compile(
 EVERYONE = "people persons civilians individuals"
 # nouns that count the toll itself, not a group within it ("how many deaths")
 TOLL_NOUNS = "deaths fatalities casualties victims dead bodies injuries wounded residents"
+# who attacked: "four gunmen were killed" is no count of the people an attack killed
+ATTACKERS = "attackers gunmen assailants bombers militants insurgents jihadists raiders"
 ANAPHORIC = frozenset({"other", "more", "them"})  # "three others were missing"
 ASKS_A_PART = re.compile(r"\bhow\s+many\s+of\b", re.I)  # "how many of the wounded"
 YES_NO = re.compile(rf"^(?:{AUXILIARIES}|isn't|wasn't|didn't|doesn't|hasn't|aren't)\b", re.I)
@@ -464,6 +466,17 @@ class ReaderAnswerer:
             best = self._first_sure(best, choices, lambda c: not self._counts_everyone(c, snapshot))
             if self._counts_everyone(best, snapshot):
                 return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
+        if (
+            counting is not None
+            and not self._counts_a_group(counting)
+            and self._counts_attackers(best, snapshot)
+        ):
+            # "four gunmen had been killed" is no count of the people the attack killed
+            best = self._first_sure(
+                best, choices, lambda c: not self._counts_attackers(c, snapshot)
+            )
+            if self._counts_attackers(best, snapshot):
+                return _abstain(question, answer_type, 1.0, passages, NO_ANSWER)
         if counting is not None:
             best = self._of_the_role(
                 counting, self._one_figure(counting, best, snapshot), choices, snapshot
@@ -558,6 +571,8 @@ class ReaderAnswerer:
                 continue  # "killed more than 3,000 people since the start of the year"
             if group and self._counts_everyone(choice, snapshot):
                 continue  # "at least seven people" is no report of how many attackers
+            if counting is not None and not group and self._counts_attackers(choice, snapshot):
+                continue  # "four gunmen" is no report of how many people were killed
             p = self.probability(choice)
             bar = self.threshold if counts else max(self.threshold, best_p - REPORT_BAND)
             if p < bar and not (counts and value_of(choice.text, answer_type) == best_value):
@@ -608,6 +623,16 @@ class ReaderAnswerer:
         text = snapshot.articles[choice.passage.doc_id].text
         after = self.terms(text[choice.start + figures[0].end : choice.start + figures[0].end + 30])
         return bool(after) and after[0] in self.terms(EVERYONE)
+
+    def _counts_attackers(self, choice: SpanChoice, snapshot: Snapshot) -> bool:
+        """Whether the span's first figure is followed by "gunmen" (or the like): the word
+        itself, as "attackers" and "attacks" share a stem."""
+        figures = find_quantities(choice.text)
+        if not figures:
+            return False
+        text = snapshot.articles[choice.passage.doc_id].text
+        after = re.match(r"\W*(\w+)", text[choice.start + figures[0].end :])
+        return after is not None and after.group(1).lower() in ATTACKERS.split()
 
     def _over_a_period(self, choice: SpanChoice, snapshot: Snapshot) -> bool:
         """Whether the span's figure is a total over a period: the period named in the

@@ -650,9 +650,23 @@ def test_a_count_of_everyone_is_no_report_of_a_group() -> None:
     got = one_article(text, {"four": 6.0, "at least seven": 5.5})("How many attackers were killed?")
     assert got.answer == "four" and [r.answer for r in got.reports] == ["four"]
     assert got.agreement == "single"
-    # asked for everyone, both are reports
+    # asked for everyone, the people are the report (the gunmen are no victims: see below)
     both = one_article(text, {"at least seven": 6.0, "four": 5.5})("How many were killed?")
-    assert sorted(r.answer for r in both.reports) == ["at least seven", "four"]
+    assert [r.answer for r in both.reports] == ["at least seven"]
+
+
+def test_a_count_of_attackers_is_no_count_of_the_people_killed() -> None:
+    text = (
+        "Gunmen stormed a hotel in Izium, killing at least seven people, police said. "
+        "Security forces ended the siege, and four gunmen were killed, police said."
+    )
+    ask = one_article(text, {"four": 6.0, "at least seven": 5.5})
+    got = ask("How many people were killed in the attack on the hotel?")
+    assert got.answer == "at least seven" and [r.answer for r in got.reports] == ["at least seven"]
+    assert ask("How many gunmen were killed?").answer == "four"
+    # "attacks" is no attacker, though the two share a stem
+    tally = one_article("The WHO counted 63 attacks on clinics in Izium.", {"63": 6.0})
+    assert tally("How many attacks on clinics were there in Izium?").answer == "63"
 
 
 def test_a_total_over_a_period_is_no_report_of_one_event() -> None:
